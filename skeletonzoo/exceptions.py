@@ -1,0 +1,77 @@
+"""The exceptions skeletonzoo raises. Each message says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+__all__ = [
+    "SkeletonZooError",
+    "CheckpointError",
+    "ReferenceCheckpointError",
+    "UnknownModelError",
+    "WeightsNotPublishedError",
+    "OfflineError",
+    "ChecksumError",
+    "DownloadError",
+    "ManifestError",
+    "DataFormatError",
+]
+
+
+class SkeletonZooError(Exception):
+    """Base class of every error raised on purpose by skeletonzoo."""
+
+
+class CheckpointError(SkeletonZooError):
+    """A checkpoint file could not be read or does not match the expected format."""
+
+
+class ReferenceCheckpointError(CheckpointError):
+    """An original-code checkpoint does not match the method it was declared as.
+
+    Attributes:
+        missing: Keys the method needs that the file lacks.
+        unexpected: Keys in the file that the method does not know.
+        mismatched: ``(key, expected_shape, found_shape)`` triples.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        missing: list[str] | None = None,
+        unexpected: list[str] | None = None,
+        mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.missing = missing or []
+        self.unexpected = unexpected or []
+        self.mismatched = mismatched or []
+
+
+class UnknownModelError(SkeletonZooError, KeyError):
+    """A model name is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WeightsNotPublishedError(SkeletonZooError):
+    """The model exists in the registry but its weights have not been trained/published yet."""
+
+
+class OfflineError(SkeletonZooError):
+    """Weights are needed but the hub is unreachable or offline mode is on, and no copy is cached."""
+
+
+class ChecksumError(SkeletonZooError):
+    """A downloaded or cached file's size or sha256 does not match the manifest."""
+
+
+class DownloadError(SkeletonZooError):
+    """Every source for a weights file failed."""
+
+
+class ManifestError(SkeletonZooError):
+    """``weights_manifest.json`` is malformed."""
+
+
+class DataFormatError(SkeletonZooError, ValueError):
+    """A data file is truncated or malformed (the message names the file and line)."""

@@ -1,0 +1,261 @@
+"""The ST-GCN skeleton encoder shared by every method in the zoo.
+
+Yan, Xiong and Lin, "Spatial Temporal Graph Convolutional Networks for Skeleton-Based Action
+Recognition", AAAI 2018, at the width used by AimCLR, MsMCLR, CrosSCLR and CrosScale-SGCLR
+(``hidden_channels=16``, ``hidden_dim=256``). The computation is identical to the original
+``net/st_gcn.py`` on the plain path: data BatchNorm over joint-major ``V*C`` channels, ten
+blocks of graph convolution + temporal convolution with learned edge importance, mean pooling
+over time and joints, then the **mean over persons, zero-padded persons included**.
+
+Differences from the original code:
+
+* the classifier/projection head is not part of the encoder (see ``models.heads``): the
+  encoder returns the pooled ``(N, num_features)`` representation;
+* state-dict keys are named for what they hold (``blocks.L.tcn.conv`` instead of
+  ``st_gcn_networks.L.tcn.2``); ``skeletonzoo.convert`` maps the original names;
+* in eval mode with gradients off, :meth:`SkeletonEncoder.forward_features` takes a fused path
+  (BatchNorm folded into the convolutions, the all-zero padded person computed once per set
+  of weights) that returns the same numbers (``skeletonzoo.models._inference``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..skeleton.graph import build_adjacency
+from ..skeleton.layouts import Layout, get_layout
+from .config import EncoderConfig
+
+__all__ = ["GraphConv", "TemporalConv", "ResidualProjection", "STGCNBlock", "SkeletonEncoder"]
+
+
+class GraphConv(nn.Module):
+    """Spatial graph convolution: a 1x1 conv to ``K * out_channels``, then ``A`` over joints.
+
+    ``y[r, c, t, w] = sum_k sum_v conv(x)[r, k, c, t, v] * A[k, v, w]``
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_partitions: int) -> None:
+        super().__init__()
+        self.num_partitions = num_partitions
+        self.out_channels = out_channels
+        self.conv = nn.Conv2d(in_channels, out_channels * num_partitions, kernel_size=1)
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        """Args: x ``(R, C_in, T, V)``, adjacency ``(K, V, V)``. Returns ``(R, C_out, T, V)``."""
+        y = self.conv(x)
+        r, _, t, v = y.shape
+        # (R, K*C, T, V) -> (R, K, C, T, V): one slice per partition
+        y = y.view(r, self.num_partitions, self.out_channels, t, v)
+        return torch.einsum("nkctv,kvw->nctw", y, adjacency)
+
+
+class TemporalConv(nn.Module):
+    """BN -> ReLU -> (kernel x 1) temporal conv with stride -> BN -> Dropout."""
+
+    def __init__(self, channels: int, kernel_size: int, stride: int, dropout: float) -> None:
+        super().__init__()
+        self.norm_in = nn.BatchNorm2d(channels)
+        self.conv = nn.Conv2d(
+            channels, channels, (kernel_size, 1), stride=(stride, 1), padding=(kernel_size // 2, 0)
+        )
+        self.norm_out = nn.BatchNorm2d(channels)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(R, C, T, V) -> (R, C, ceil(T / stride), V)``."""
+        return self.dropout(self.norm_out(self.conv(F.relu(self.norm_in(x)))))
+
+
+class ResidualProjection(nn.Module):
+    """1x1 conv with temporal stride, then BN: the residual of blocks that change shape."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1))
+        self.norm = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x))
+
+
+class STGCNBlock(nn.Module):
+    """One ST-GCN unit: ``ReLU(tcn(gcn(x, A)) + residual(x))``.
+
+    ``residual`` is ``"none"`` (block 0), ``"identity"`` (same shape) or ``"projection"``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_partitions: int,
+        stride: int,
+        residual: str,
+        dropout: float,
+        temporal_kernel_size: int = 9,
+    ) -> None:
+        super().__init__()
+        self.gcn = GraphConv(in_channels, out_channels, num_partitions)
+        self.tcn = TemporalConv(out_channels, temporal_kernel_size, stride, dropout)
+        self.residual_kind = residual
+        self.residual: nn.Module | None = None
+        if residual == "projection":
+            self.residual = ResidualProjection(in_channels, out_channels, stride)
+        elif residual not in ("none", "identity"):
+            raise ValueError(f"unknown residual kind {residual!r}")
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        """``(R, C_in, T, V) -> (R, C_out, T', V)``."""
+        y = self.tcn(self.gcn(x, adjacency))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        elif self.residual_kind == "identity":
+            y = y + x
+        return F.relu(y)
+
+
+class SkeletonEncoder(nn.Module):
+    """ST-GCN encoder: ``(N, C, T, V, M)`` skeletons -> ``(N, num_features)`` representation.
+
+    Args:
+        config: Architecture; keyword arguments override or replace it
+            (``SkeletonEncoder(hidden_channels=64)``).
+
+    Attributes:
+        config: The validated :class:`EncoderConfig`.
+        layout: The :class:`~skeletonzoo.skeleton.Layout` of the joint axis.
+        num_features: Size of the pooled representation (``hidden_dim``).
+        A: Buffer ``(K, V, V)``, the realised adjacency partitions (saved with the weights,
+            because edge-cut graphs are random).
+    """
+
+    def __init__(self, config: EncoderConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        if config is None:
+            config = EncoderConfig(**overrides)
+        elif overrides:
+            config = EncoderConfig(**{**config.model_dump(), **overrides})
+        self.config = config
+        self.layout: Layout = get_layout(config.layout)
+        self.num_features = config.hidden_dim
+        self.in_channels = config.in_channels
+        self.num_joints = self.layout.num_joints
+
+        adjacency = build_adjacency(
+            self.layout, config.graph_strategy, config.max_hop, removed=config.removed_edges
+        )
+        self.register_buffer("A", torch.tensor(adjacency, dtype=torch.float32))
+        k = self.A.shape[0]
+
+        self.data_bn = nn.BatchNorm1d(config.in_channels * self.num_joints)
+        blocks = []
+        for index, (c_in, c_out, stride) in enumerate(config.channel_plan()):
+            if index == 0:
+                residual = "none"
+            elif c_in == c_out and stride == 1:
+                residual = "identity"
+            else:
+                residual = "projection"
+            blocks.append(
+                STGCNBlock(
+                    c_in,
+                    c_out,
+                    k,
+                    stride,
+                    residual,
+                    # PARITY: the original passes dropout to every block but the first.
+                    dropout=0.0 if index == 0 else config.dropout,
+                    temporal_kernel_size=config.temporal_kernel_size,
+                )
+            )
+        self.blocks = nn.ModuleList(blocks)
+        self.edge_importance: nn.ParameterList | None = None
+        if config.edge_importance:
+            self.edge_importance = nn.ParameterList(
+                [nn.Parameter(torch.ones_like(self.A)) for _ in self.blocks]
+            )
+        self._fused: Any = None  # models._inference.FusedEncoder, built lazily
+
+    # ------------------------------------------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``x`` is ``(N, in_channels, T, num_joints, M)``."""
+        if x.dim() != 5:
+            raise ValueError(
+                f"expected a 5-D batch (N, C, T, V, M), got shape {tuple(x.shape)}; "
+                "add a batch axis with x[None] for one sample"
+            )
+        _, c, _, v, _ = x.shape
+        if c != self.in_channels or v != self.num_joints:
+            raise ValueError(
+                f"input has C={c}, V={v} but the encoder expects C={self.in_channels} and "
+                f"layout {self.layout.name!r} (V={self.num_joints})"
+            )
+
+    def adjacency(self, block: int) -> torch.Tensor:
+        """``A * edge_importance[block]``: the ``(K, V, V)`` graph block ``block`` uses."""
+        if self.edge_importance is None:
+            return self.A
+        return self.A * self.edge_importance[block]
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """data_bn: ``(N, C, T, V, M) -> (N*M, C, T, V)``, rows ordered ``n*M + m``."""
+        n, c, t, v, m = x.shape
+        # (N, C, T, V, M) -> (N, M, V, C, T) -> (N*M, V*C, T): joint-major BN channels v*C + c
+        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)
+        x = self.data_bn(x)
+        # (N*M, V*C, T) -> (N*M, C, T, V)
+        return x.view(n * m, v, c, t).permute(0, 2, 3, 1).contiguous()
+
+    def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map of the last block.
+
+        Args:
+            x: ``(N, C, T, V, M)``.
+
+        Returns:
+            ``(N*M, hidden_dim, T', V)`` with ``T' = ceil(ceil(T/2)/2)``; persons folded into
+            the batch as rows ``n*M + m``.
+        """
+        self.check_input(x)
+        h = self.normalize_input(x)
+        for index, block in enumerate(self.blocks):
+            h = block(h, self.adjacency(index))
+        return h
+
+    @staticmethod
+    def pool(maps: torch.Tensor, num_persons: int) -> torch.Tensor:
+        """Mean over (T, V), then over persons: ``(N*M, C, T, V) -> (N, C)``.
+
+        Empty (zero-padded) persons are averaged in, as in the original code.
+        """
+        pooled = maps.mean(dim=(2, 3))
+        return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled representation ``(N, C, T, V, M) -> (N, num_features)``.
+
+        In eval mode with gradients disabled (``torch.inference_mode`` or ``torch.no_grad``)
+        this runs the fused inference path, which skips all-zero (padded) persons and equals
+        the plain path to float32 rounding.
+        """
+        if not self.training and not torch.is_grad_enabled():
+            from ._inference import fused_forward_features
+
+            return fused_forward_features(self, x)
+        return self.pool(self.forward_maps(x), x.shape[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same as :meth:`forward_features`."""
+        return self.forward_features(x)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (
+            f"layout={c.layout}, in_channels={c.in_channels}, "
+            f"hidden_channels={c.hidden_channels}, hidden_dim={c.hidden_dim}"
+        )

@@ -1,0 +1,175 @@
+"""Conversion of original-code checkpoints, and the refusals."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from reference_files import make_reference_state, write_reference_checkpoint
+
+from skeletonzoo import convert_reference_checkpoint
+from skeletonzoo.checkpoint import load_checkpoint, read_metadata
+from skeletonzoo.cli.main import main as cli
+from skeletonzoo.convert import REFERENCE_METHODS, load_reference_checkpoint, sha256_file
+from skeletonzoo.exceptions import CheckpointError, ReferenceCheckpointError
+
+
+def _x(seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 3, 16, 25, 2, generator=g)
+    x[1, ..., 1] = 0
+    return x
+
+
+@pytest.mark.parametrize("method", sorted(REFERENCE_METHODS))
+def test_every_method_converts(tmp_path, method):
+    path = tmp_path / f"{method}.pt"
+    modules = write_reference_checkpoint(path, method)
+    encoders = convert_reference_checkpoint(path, method)
+    expected_components = {"crosscale-sgclr": {"joint", "scale"}, "crosview-sgclr": {"joint", "motion"}}
+    assert set(encoders) == expected_components.get(method, {"joint"})
+    for name, encoder in encoders.items():
+        assert not encoder.training
+        source_encoder = modules[name][0].eval()
+        x = _x()
+        if name == "scale":
+            from skeletonzoo.skeleton import CROSSCALE_PARTS_10
+
+            x = CROSSCALE_PARTS_10.apply(x, dim=3)
+        with torch.no_grad():
+            torch.testing.assert_close(encoder(x), source_encoder(x))
+
+
+def test_linear_head_checkpoint(tmp_path):
+    path = tmp_path / "clr.pt"
+    write_reference_checkpoint(path, "skeletonclr", mlp=False)
+    ref = load_reference_checkpoint(path, "skeletonclr")
+    assert ref.heads["joint"].fc1 is None and ref.heads["joint"].out_features == 10
+
+
+def test_wrong_method_is_refused_with_a_hint(tmp_path):
+    path = tmp_path / "cc.pt"
+    write_reference_checkpoint(path, "crosscale-sgclr")
+    with pytest.raises(ReferenceCheckpointError) as info:
+        convert_reference_checkpoint(path, "msmclr")
+    err = info.value
+    assert "looks like a 'crosscale-sgclr' checkpoint" in str(err)
+    assert "encoder_q.m2a.conv_down.weight" in err.missing
+    assert any(k.startswith("encoder_q_scale.") for k in err.unexpected)
+
+
+def test_missing_unexpected_and_misshaped_keys_are_listed(tmp_path):
+    state, _ = make_reference_state("skeletonclr")
+    del state["encoder_q.st_gcn_networks.3.tcn.2.bias"]
+    state["encoder_q.extra_thing"] = torch.zeros(2)
+    state["encoder_k.edge_importance.2"] = torch.ones(3, 25, 24)
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(ReferenceCheckpointError) as info:
+        convert_reference_checkpoint(path, "skeletonclr")
+    err = info.value
+    assert err.missing == ["encoder_q.st_gcn_networks.3.tcn.2.bias"]
+    assert err.unexpected == ["encoder_q.extra_thing"]
+    assert [k for k, _, _ in err.mismatched] == ["encoder_k.edge_importance.2"]
+    for text in ("missing keys", "unexpected keys", "mis-shaped keys", "expected (3, 25, 25)"):
+        assert text in str(err)
+
+
+def test_corrupted_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "good.pt"
+    write_reference_checkpoint(path, "skeletonclr")
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupted or truncated"):
+        convert_reference_checkpoint(truncated, "skeletonclr")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
+        convert_reference_checkpoint(garbage, "skeletonclr")
+
+
+class _Payload:
+    """Unpickling this would create a marker file: proof that code ran."""
+
+    marker = ""
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_object_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "PWNED"
+    payload = _Payload()
+    payload.marker = str(marker)
+    state, _ = make_reference_state("skeletonclr")
+    state["evil"] = payload  # type: ignore[assignment]
+    path = tmp_path / "evil.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
+        convert_reference_checkpoint(path, "skeletonclr")
+    assert not marker.exists()
+    # a plain pickle (not a torch zip) is refused as well
+    plain = tmp_path / "plain.pkl"
+    with open(plain, "wb") as f:
+        pickle.dump({"queue": payload}, f)
+    with pytest.raises(CheckpointError):
+        convert_reference_checkpoint(plain, "skeletonclr")
+    assert not marker.exists()
+
+
+def test_not_a_state_dict_and_wrappers(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], path)
+    with pytest.raises(CheckpointError, match="not a dict of tensors"):
+        convert_reference_checkpoint(path, "skeletonclr")
+    state, _ = make_reference_state("skeletonclr")
+    wrapped = tmp_path / "wrapped.pt"
+    torch.save({"state_dict": state, "epoch": 3}, wrapped)
+    assert "joint" in convert_reference_checkpoint(wrapped, "skeletonclr")
+    dp = tmp_path / "dp.pt"
+    torch.save({f"module.{k}": v for k, v in state.items()}, dp)
+    assert "joint" in convert_reference_checkpoint(dp, "skeletonclr")
+
+
+def test_unknown_method_and_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="unknown method"):
+        convert_reference_checkpoint(tmp_path / "x.pt", "moco")
+    with pytest.raises(FileNotFoundError):
+        convert_reference_checkpoint(tmp_path / "nope.pt", "msmclr")
+
+
+def test_cli_convert_roundtrip(tmp_path, capsys):
+    src = tmp_path / "cc.pt"
+    modules = write_reference_checkpoint(src, "crosscale-sgclr")
+    out = tmp_path / "cc.safetensors"
+    assert cli(["convert", str(src), "--method", "crosscale-sgclr", "-o", str(out)]) == 0
+    assert "joint (ntu25" in capsys.readouterr().out
+    meta = read_metadata(out)
+    assert meta.provenance["method"] == "crosscale-sgclr"
+    assert meta.provenance["source_sha256"] == sha256_file(src)
+    assert meta.components["scale"].input == "grouping:crosscale_parts10"
+    assert meta.components["scale"].config.layout == "coarse10"
+    loaded = load_checkpoint(out)
+    x = _x()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encoders["joint"](x), modules["joint"][0].eval()(x))
+        pooled = loaded.encoders["joint"](x)
+        torch.testing.assert_close(loaded.heads["joint"](pooled), modules["joint"][1](pooled))
+    # errors are reported without a traceback
+    assert cli(["convert", str(src), "--method", "msmclr", "-o", str(tmp_path / "x.safetensors")]) == 2
+    assert "looks like a 'crosscale-sgclr'" in capsys.readouterr().err
+
+
+def test_parity_checkpoint_roundtrip_through_safetensors(msmclr_ref_path, tmp_path, inputs, expected_msmclr):
+    out = tmp_path / "msmclr.safetensors"
+    assert cli(["convert", str(msmclr_ref_path), "--method", "msmclr", "-o", str(out)]) == 0
+    loaded = load_checkpoint(out)
+    x = torch.from_numpy(inputs["x"])
+    with torch.inference_mode():
+        pooled = loaded.encoders["joint"](x)
+        np.testing.assert_allclose(pooled.numpy(), expected_msmclr["enc_q_pooled"], atol=1e-5, rtol=1e-4)
+        np.testing.assert_allclose(loaded.heads["joint"](pooled).numpy(), expected_msmclr["enc_q_head"], atol=1e-5, rtol=1e-4)

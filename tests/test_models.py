@@ -1,0 +1,146 @@
+"""The encoder itself: fused inference path, padded-person cache, input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import randomize_
+
+from skeletonzoo.models import EncoderConfig, MotionAttention, SkeletonEncoder
+from skeletonzoo.models._inference import fused_encoder
+
+
+def _batch(n: int, t: int = 20, v: int = 25, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, t, v, 2, generator=g)
+    x[::2, ..., 1] = 0  # every other sample has one person
+    return x
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"hidden_channels": 8, "hidden_dim": 32},
+        {"layout": "nwucla20"},
+        {"layout": "coarse10", "graph_strategy": "distance"},
+        {"edge_importance": False, "graph_strategy": "uniform"},
+        {"in_channels": 2, "layout": "openpose18"},
+    ],
+)
+def test_fused_path_equals_plain_path(overrides):
+    enc = randomize_(SkeletonEncoder(**overrides)).eval()
+    x = _batch(6, v=enc.num_joints)[:, : enc.in_channels]
+    with torch.no_grad():
+        plain = enc.pool(enc.forward_maps(x), x.shape[-1])
+    with torch.inference_mode():
+        fused = enc.forward_features(x)
+    assert fused.shape == (6, enc.num_features)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-4)
+    # the padded person is not zero after data_bn: averaging it in matters
+    assert not torch.allclose(plain[0], enc.pool(enc.forward_maps(x[:1, ..., :1]), 1)[0], atol=1e-3)
+
+
+def test_padded_person_is_not_run_through_the_network(monkeypatch):
+    enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).eval()
+    x = _batch(4)
+    with torch.inference_mode():
+        enc(x)  # builds the cache for T=20
+        fused = fused_encoder(enc)
+        seen_rows = []
+        original = type(fused).rows
+
+        def spy(self, rows):
+            seen_rows.append(rows.shape[0])
+            return original(self, rows)
+
+        monkeypatch.setattr(type(fused), "rows", spy)
+        enc(x)
+    # 4 samples x 2 persons, 2 of them padded: only 6 rows computed, cache reused
+    assert seen_rows == [6]
+
+
+def test_cache_invalidated_when_weights_change():
+    enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).eval()
+    x = _batch(4)
+    with torch.inference_mode():
+        before = enc(x)
+    with torch.no_grad():
+        enc.data_bn.bias.add_(0.5)  # in-place: changes the padded person's features
+    with torch.inference_mode():
+        after = enc(x)
+    with torch.no_grad():
+        plain = enc.pool(enc.forward_maps(x), 2)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, plain, atol=1e-5, rtol=1e-4)
+
+    other = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16), seed=3)
+    enc.load_state_dict(other.state_dict())
+    with torch.inference_mode():
+        loaded = enc(x)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded, enc.pool(enc.forward_maps(x), 2), atol=1e-5, rtol=1e-4)
+
+
+def test_training_mode_uses_batch_statistics_with_padded_persons():
+    enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).train()
+    x = _batch(4)
+    out = enc(x)
+    out.sum().backward()
+    assert enc.blocks[0].gcn.conv.weight.grad is not None
+
+
+def test_all_padded_sample_and_different_lengths():
+    enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).eval()
+    x = _batch(3)
+    x[1] = 0
+    with torch.no_grad():
+        plain = enc.pool(enc.forward_maps(x), 2)
+    with torch.inference_mode():
+        torch.testing.assert_close(enc(x), plain, atol=1e-5, rtol=1e-4)
+        # a second length gets its own cached padded features
+        y = _batch(2, t=33)
+        with torch.no_grad():
+            torch.testing.assert_close(enc(y), enc.pool(enc.forward_maps(y), 2), atol=1e-5, rtol=1e-4)
+
+
+def test_input_checks_name_the_layout():
+    enc = SkeletonEncoder().eval()
+    with pytest.raises(ValueError, match="layout 'ntu25'"):
+        enc(torch.zeros(1, 3, 10, 17, 2))
+    with pytest.raises(ValueError, match="5-D"):
+        enc(torch.zeros(3, 10, 25, 2))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="extra"):
+        EncoderConfig(hidden_channel=16)  # typo is caught
+    with pytest.raises(ValueError, match="odd"):
+        EncoderConfig(temporal_kernel_size=8)
+    assert EncoderConfig(layout="ntu").layout == "ntu25"
+    plan = EncoderConfig(hidden_channels=64).channel_plan()
+    assert plan[4] == (64, 128, 2) and plan[-1] == (256, 256, 1)
+    assert SkeletonEncoder(hidden_channels=64).num_features == 256
+
+
+def test_temporal_downsampling_and_feature_map_shape():
+    enc = SkeletonEncoder(hidden_channels=8, hidden_dim=16).eval()
+    with torch.no_grad():
+        maps = enc.forward_maps(torch.randn(2, 3, 50, 25, 2))
+    assert maps.shape == (4, 16, 13, 25)  # T: 50 -> 25 (block 4) -> 13 (block 7)
+
+
+def test_motion_attention_closed_form():
+    """With identity convs the attention's pieces can be checked by hand."""
+    att = MotionAttention(channels=8, reduction=2)  # 4 inner channels
+    x = torch.randn(8, 8, 3, 4)
+    with torch.no_grad():
+        down = att.conv_down(x)
+        ln = torch.nn.functional.layer_norm(down, (4,))
+        dt = torch.cat([ln[:, :, 1:] - ln[:, :, :-1], -ln[:, :, -1:]], 2)
+        dv = torch.cat([ln[..., 1:] - ln[..., :-1], -ln[..., -1:]], 3)
+        tok = ((dt + dv) / 2).reshape(1, 8, -1)
+        s = torch.softmax(tok @ tok.transpose(1, 2) / tok.shape[-1] ** 0.5, -1)
+        y = (s @ tok).view_as(down) + down
+        expected = torch.sigmoid(att.conv_up(y)) * x + x
+        torch.testing.assert_close(att(x), expected)
