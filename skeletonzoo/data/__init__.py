@@ -1,0 +1,16 @@
+"""Data: readers, the original preprocessing, streams, layout adapters and datasets."""
+
+from .preprocess import Preprocess, align_shoulders, center_joints, resize_time, valid_lengths
+from .streams import STREAMS, bone, motion, to_stream
+
+__all__ = [
+    "Preprocess",
+    "valid_lengths",
+    "center_joints",
+    "resize_time",
+    "align_shoulders",
+    "STREAMS",
+    "to_stream",
+    "motion",
+    "bone",
+]
