@@ -15,10 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..exceptions import DataFormatError
+from .preprocess import Preprocess
 
-__all__ = ["NWUCLA_CLASSES", "NWUCLAClips", "read_nwucla_npz", "read_nwucla_json_dir"]
+__all__ = [
+    "NWUCLA_CLASSES",
+    "NWUCLAClips",
+    "PreparedSplit",
+    "read_nwucla_npz",
+    "read_nwucla_json_dir",
+    "pad_clips",
+    "prepare_nwucla",
+    "NWUCLA_PREPROCESS",
+]
 
 NWUCLA_CLASSES = (
     "pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
@@ -116,3 +127,69 @@ def read_nwucla_json_dir(directory: str | Path) -> NWUCLAClips:
         names.append(name)
     view, subject = _ids(names, str(directory))
     return NWUCLAClips(sequences, np.array(labels, dtype=np.int64), names, view, subject)
+
+
+# How the zoo's NW-UCLA models see their input: Kinect v1 clips mapped onto the NTU 25-joint
+# layout (interpolated spine and neck), one person, the original normalisation to 50 frames.
+# Keeping the NTU layout lets every method (MsMCLR's part/body pooling, CrosScale's 25 -> 10
+# reduction) run unchanged, and the models accept NTU-layout data as well.
+NWUCLA_PREPROCESS = Preprocess(layout="ntu25", input_layout="nwucla20", num_persons=1)
+
+
+def pad_clips(clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack ``(C, T_i, V, M)`` clips into a zero-padded ``(N, C, max T_i, V, M)`` batch.
+
+    Returns:
+        The batch and the ``(N,)`` lengths.
+    """
+    if not clips:
+        raise ValueError("no clips to pad")
+    c, _, v, m = clips[0].shape
+    lengths = torch.tensor([clip.shape[1] for clip in clips])
+    out = torch.zeros(len(clips), c, int(lengths.max()), v, m)
+    for i, clip in enumerate(clips):
+        if clip.shape[0] != c or clip.shape[2:] != (v, m):
+            raise ValueError(f"clip {i} has shape {clip.shape}, expected ({c}, T, {v}, {m})")
+        out[i, :, : clip.shape[1]] = torch.from_numpy(np.asarray(clip, dtype=np.float32))
+    return out, lengths
+
+
+@dataclass
+class PreparedSplit:
+    """Normalised positions of one split: what pretraining and evaluation read.
+
+    Attributes:
+        positions: ``(N, 3, num_frames, V, M)`` float32.
+        labels: ``(N,)`` int64.
+        names: Clip names.
+    """
+
+    positions: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+
+
+def prepare_nwucla(
+    clips: NWUCLAClips, preprocess: Preprocess = NWUCLA_PREPROCESS, batch_size: int = 256
+) -> dict[str, PreparedSplit]:
+    """Normalise every clip of the cross-view protocol with ``preprocess``.
+
+    Each clip's length is its real frame count (NW-UCLA has no time padding), so a clip whose
+    first joint is at the origin in some frame is still resized over all its frames.
+
+    Returns:
+        ``{"train": ..., "test": ...}``.
+    """
+    out = {}
+    for split in ("train", "test"):
+        index = clips.split_indices(split)
+        chunks = []
+        for start in range(0, len(index), batch_size):
+            batch, lengths = pad_clips([clips.clip(i) for i in index[start : start + batch_size]])
+            chunks.append(preprocess(batch, lengths=lengths, input_layout="nwucla20").numpy())
+        out[split] = PreparedSplit(
+            positions=np.concatenate(chunks).astype(np.float32),
+            labels=clips.labels[index],
+            names=[clips.names[i] for i in index],
+        )
+    return out

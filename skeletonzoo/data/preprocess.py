@@ -113,7 +113,11 @@ class Preprocess(BaseModel):
     The default is the NTU RGB+D / PKU-MMD pipeline of the original code (``*_position.npy``).
 
     Attributes:
-        layout: Joint layout of the input it expects.
+        layout: Joint layout the model consumes (after adaptation).
+        input_layout: Layout raw input arrives in; when it differs from ``layout`` the
+            adapter ``input_layout -> layout`` runs first (``data.adapters``). ``None``: same
+            as ``layout``.
+        adapter_mode: ``"interpolate"`` or ``"copy"`` (see ``data.adapters``).
         center_joint: Joint subtracted in step 2 (``None``: the layout's centre joint).
         num_frames: Output length of step 3.
         align: Whether step 4 runs.
@@ -126,6 +130,8 @@ class Preprocess(BaseModel):
 
     name: Literal["original-position"] = "original-position"
     layout: str = "ntu25"
+    input_layout: str | None = None
+    adapter_mode: Literal["interpolate", "copy"] = "interpolate"
     center_joint: int | None = None
     num_frames: int = Field(50, ge=1)
     align: bool = True
@@ -146,18 +152,35 @@ class Preprocess(BaseModel):
                 return names[left], names[right]
         raise ValueError(f"layout {self.layout!r} has no shoulder joints; set `shoulders`")
 
-    def __call__(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def adapt(self, x: torch.Tensor, input_layout: str | None = None) -> torch.Tensor:
+        """Map raw input from ``input_layout`` (default ``self.input_layout``) to ``layout``."""
+        source = get_layout(input_layout or self.input_layout or self.layout).name
+        if source == get_layout(self.layout).name:
+            return x
+        from .adapters import adapt_layout
+
+        return adapt_layout(x, source, self.layout, self.adapter_mode)
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        input_layout: str | None = None,
+    ) -> torch.Tensor:
         """Normalise a batch.
 
         Args:
-            x: ``(N, 3, T, V, M)`` raw positions, zero-padded in time and persons.
+            x: ``(N, C, T, V, M)`` raw positions in ``input_layout``, zero-padded in time
+                and persons.
             lengths: ``(N,)`` valid frame counts; by default counted from the data (step 1).
+            input_layout: Overrides ``self.input_layout`` for this call.
 
         Returns:
-            ``(N, 3, num_frames, V, num_persons)``.
+            ``(N, 3, num_frames, V_layout, num_persons)``.
         """
-        if x.dim() != 5 or x.shape[1] != 3:
-            raise ValueError(f"expected (N, 3, T, V, M) positions, got shape {tuple(x.shape)}")
+        if x.dim() != 5:
+            raise ValueError(f"expected (N, C, T, V, M) positions, got shape {tuple(x.shape)}")
+        x = self.adapt(x, input_layout)
         x = self.fit_persons(x)
         if lengths is None:
             lengths = valid_lengths(x)
