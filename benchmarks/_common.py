@@ -35,7 +35,9 @@ def machine() -> str:
     )
 
 
-def alternate(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
+def alternate(
+    fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None] = lambda: None
+) -> dict[str, list[float]]:
     """Time each function ``repeats`` times, interleaving them so drift hits all equally."""
     for fn in fns.values():  # warm-up
         fn()

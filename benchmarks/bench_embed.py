@@ -115,11 +115,11 @@ def main() -> None:
         x = torch.randn(batch, 3, 50, 25, 2, generator=g) * 0.3
         x[batch // 2 :, ..., 1] = 0  # half the samples have one person
 
-        def run_baseline() -> torch.Tensor:
+        def run_baseline(x: torch.Tensor = x) -> torch.Tensor:
             with torch.no_grad():
                 return baseline(x)
 
-        def run_ours() -> torch.Tensor:
+        def run_ours(x: torch.Tensor = x) -> torch.Tensor:
             with torch.inference_mode():
                 return ours.forward_features(x)
 

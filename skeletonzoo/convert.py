@@ -28,7 +28,13 @@ import numpy as np
 import torch
 
 from .exceptions import CheckpointError, ReferenceCheckpointError
-from .models import EncoderConfig, MotionAttention, ProjectionHead, ScaleProjectionHead, SkeletonEncoder
+from .models import (
+    EncoderConfig,
+    MotionAttention,
+    ProjectionHead,
+    ScaleProjectionHead,
+    SkeletonEncoder,
+)
 from .skeleton.graph import build_adjacency
 
 __all__ = [

@@ -80,7 +80,9 @@ def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             elif name.endswith("weight") and p.dim() == 1:
                 p.copy_(torch.rand(p.shape, generator=g) * 0.8 + 0.6)
             else:
-                p.copy_(torch.randn(p.shape, generator=g) * (0.2 if p.dim() == 1 else 1.0 / max(1, p[0].numel()) ** 0.5))
+                p.copy_(
+                    torch.randn(p.shape, generator=g) * (0.2 if p.dim() == 1 else 1.0 / max(1, p[0].numel()) ** 0.5)
+                )
         for name, b in module.named_buffers():
             if name.endswith("running_mean"):
                 b.copy_(torch.randn(b.shape, generator=g) * 0.1)

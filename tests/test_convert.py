@@ -172,4 +172,6 @@ def test_parity_checkpoint_roundtrip_through_safetensors(msmclr_ref_path, tmp_pa
     with torch.inference_mode():
         pooled = loaded.encoders["joint"](x)
         np.testing.assert_allclose(pooled.numpy(), expected_msmclr["enc_q_pooled"], atol=1e-5, rtol=1e-4)
-        np.testing.assert_allclose(loaded.heads["joint"](pooled).numpy(), expected_msmclr["enc_q_head"], atol=1e-5, rtol=1e-4)
+        np.testing.assert_allclose(
+            loaded.heads["joint"](pooled).numpy(), expected_msmclr["enc_q_head"], atol=1e-5, rtol=1e-4
+        )

@@ -1,0 +1,53 @@
+"""Contrastive losses as pure functions of tensors.
+
+Shapes: ``q, k (N, D)`` L2-normalised; ``queue (D, K)`` with unit-norm columns; logits
+``(N, 1 + K)`` with the positive in column 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "contrastive_logits",
+    "info_nce",
+    "distribution_divergence",
+    "top_k_mask",
+    "mined_info_nce",
+]
+
+
+def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``[q.k, q.queue] / T``: ``(N, 1 + K)``."""
+    positive = (q * k).sum(dim=1, keepdim=True)
+    negative = q @ queue.detach()
+    return torch.cat([positive, negative], dim=1) / temperature
+
+
+def info_nce(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy with the positive in column 0 (mean over the batch)."""
+    labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+    return F.cross_entropy(logits, labels)
+
+
+def distribution_divergence(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """AimCLR's distributional divergence minimisation: ``mean_n(-sum_j target * log p)``.
+
+    ``p = softmax(logits)``; ``target`` is the normal view's (detached) distribution.
+
+    # PARITY: the original takes ``log`` of the softmax, not ``log_softmax``; a probability
+    # that underflows to 0 then gives -inf (0 * -inf = nan) where log_softmax would not.
+    """
+    return -(target * torch.log(torch.softmax(logits, dim=1))).sum(dim=1).mean()
+
+
+def top_k_mask(similarity: torch.Tensor, k: int) -> torch.Tensor:
+    """One-hot ``(N, K)`` float mask of each row's ``k`` largest entries."""
+    _, index = similarity.topk(k, dim=1)
+    return torch.zeros_like(similarity).scatter_(1, index, 1.0)
+
+
+def mined_info_nce(logits: torch.Tensor, positive_mask: torch.Tensor) -> torch.Tensor:
+    """InfoNCE with several positives: ``mean_n(-sum_j mask * log_softmax / sum_j mask)``."""
+    return (-(F.log_softmax(logits, dim=1) * positive_mask).sum(dim=1) / positive_mask.sum(dim=1)).mean()

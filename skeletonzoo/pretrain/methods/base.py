@@ -1,0 +1,146 @@
+"""What every contrastive method here shares: an encoder-with-head, the config, the output."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from ...models import EncoderConfig, MotionAttention, ProjectionHead, SkeletonEncoder
+from ..moco import KeyQueue, momentum_update_, reference_init_
+
+__all__ = ["MethodConfig", "MethodOutput", "EncoderWithHead", "ContrastiveMethod", "ViewKind"]
+
+ViewKind = Literal["normal", "strong"]
+
+
+class MethodConfig(BaseModel):
+    """Hyper-parameters of a contrastive method (defaults: the papers' recipes).
+
+    ``mining_epoch``: mining (AimCLR/MsMCLR) or the cross phase (CrosScale/CrosView) runs for
+    1-based epochs strictly greater than it, as in the original processors.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encoder: EncoderConfig = EncoderConfig()
+    feature_dim: int = Field(128, ge=1)
+    mlp: bool = True
+    queue_size: int = Field(32768, ge=1)
+    temperature: float = Field(0.07, gt=0)
+    momentum: float = Field(0.999, ge=0, le=1)
+    mining_epoch: int = 150
+    topk: int = Field(1, ge=1)
+    context: bool = True
+    key_init: Literal["independent", "copy"] = Field(
+        "independent",
+        description="PARITY: the original re-initialises the whole model after copying q into "
+        "k, so the key encoder starts independent; 'copy' is MoCo's intended start",
+    )
+    max_edge_cuts: int = Field(2, ge=0, description="SGCLR-family: edges cut in key graphs")
+    edge_cut_both_directions: bool = Field(False, description="corrected edge cut (symmetric)")
+    drop_keep_prob: float = Field(0.9, gt=0, le=1, description="AimCLR attention drop")
+
+
+@dataclass
+class MethodOutput:
+    """One step's loss, its named terms (for logging) and tensors the parity tests read."""
+
+    loss: torch.Tensor
+    terms: dict[str, torch.Tensor]
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class EncoderWithHead(nn.Module):
+    """One side (query or key) of one branch: ST-GCN backbone, projection head, and for MsMCLR
+    the multi-scale motion attention.
+
+    Args:
+        backbone: The ST-GCN encoder.
+        head: Projection head.
+        attention: MsMCLR's ``MotionAttention`` (``None`` for other methods).
+    """
+
+    def __init__(self, backbone: SkeletonEncoder, head: nn.Module, attention: MotionAttention | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.attention = attention
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, T, V, M)`` -> L2-normalised projection ``(N, feature_dim)``."""
+        return F.normalize(self.head(self.backbone.pool(self.backbone.forward_maps(x), x.shape[-1])), dim=1)
+
+
+class ContrastiveMethod(nn.Module):
+    """Base of every method: builds query/key pairs, owns queues, updates keys by momentum.
+
+    Subclasses declare ``name``, the augmented ``views`` they consume (in call order), and
+    implement ``forward(views, mining) -> MethodOutput``. ``branches`` names the query/key
+    pairs in the order the momentum update visits them.
+    """
+
+    name: ClassVar[str]
+    views: ClassVar[tuple[ViewKind, ...]]
+    #: What DDP needs to know: every method gathers keys from all ranks before enqueueing.
+    ddp_semantics: ClassVar[str] = "keys all-gathered across ranks before entering the queue"
+
+    def __init__(self, config: MethodConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- construction helpers ------------------------------------------------------------------
+    def _make_key(self, query: nn.Module, generator: torch.Generator | None) -> nn.Module:
+        key = copy.deepcopy(query)
+        for p in key.parameters():
+            p.requires_grad_(False)
+        return key
+
+    def _init_weights(self, generator: torch.Generator | None) -> None:
+        """Apply the original init to every module; with ``key_init='copy'`` then copy q into k."""
+        reference_init_(self, generator)
+        if self.config.key_init == "copy":
+            with torch.no_grad():
+                for query, key in self.branch_pairs():
+                    for pk, pq in zip(key.parameters(), query.parameters()):
+                        pk.copy_(pq)
+
+    def _make_queue(self, generator: torch.Generator | None) -> KeyQueue:
+        return KeyQueue(self.config.feature_dim, self.config.queue_size, generator)
+
+    def branch_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """``(query, key)`` module pairs, in momentum-update order."""
+        raise NotImplementedError
+
+    def momentum_update(self, pairs: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+        """Momentum-update each key module from its query module (parameters only)."""
+        for query, key in pairs if pairs is not None else self.branch_pairs():
+            momentum_update_(key.parameters(), query.parameters(), self.config.momentum)
+
+    def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
+        """Component name -> (query backbone, query head): what gets exported to the zoo."""
+        raise NotImplementedError
+
+    def component_inputs(self) -> dict[str, str]:
+        """Component name -> how its input derives from the model input (checkpoint metadata)."""
+        return {name: "identity" for name in self.query_components()}
+
+    def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
+        raise NotImplementedError
+
+    def is_mining(self, epoch: int) -> bool:
+        """Whether 1-based ``epoch`` is in the mining / cross phase."""
+        return epoch > self.config.mining_epoch
+
+
+def build_encoder_with_head(config: MethodConfig, encoder: EncoderConfig | None = None) -> EncoderWithHead:
+    """A query side: ST-GCN + ProjectionHead(hidden_dim -> feature_dim)."""
+    enc = encoder or config.encoder
+    backbone = SkeletonEncoder(enc)
+    return EncoderWithHead(backbone, ProjectionHead(enc.hidden_dim, config.feature_dim, mlp=config.mlp))

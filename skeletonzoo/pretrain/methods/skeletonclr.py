@@ -1,0 +1,94 @@
+"""SkeletonCLR and SGCLR: MoCo on skeletons, and its random edge-cutting variant.
+
+SkeletonCLR — Li, Xu, Zhang, Hu, Zhou, "3D Human Action Representation Learning via
+Cross-View Consistency Pursuit" (CrosSCLR), CVPR 2021, single-view baseline. Loss:
+
+    q = n(g_q(f_q(x_q))),  k = n(g_k(f_k(x_k))),  logits = [q.k, q.Queue] / T
+    L = CE(logits, 0)                                  (InfoNCE)
+
+``f_k, g_k`` follow ``f_q, g_q`` by momentum; ``k`` enters the queue after the step.
+
+SGCLR — the single-scale model of CrosScale-SGCLR (Journal of Yanshan University 47(2),
+2023): the same loss, with the key encoder's graph randomly edge-cut at construction
+(``pretrain.edge_cut``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ...models import SkeletonEncoder
+from ..edge_cut import draw_edge_cuts
+from ..losses import contrastive_logits, info_nce
+from ..moco import gather_keys
+from .base import ContrastiveMethod, MethodConfig, MethodOutput, build_encoder_with_head
+
+__all__ = ["SkeletonCLR", "SGCLR"]
+
+
+class SkeletonCLR(ContrastiveMethod):
+    """MoCo with a key queue on two normal views."""
+
+    name = "skeletonclr"
+    views = ("normal", "normal")
+
+    def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
+        super().__init__(config)
+        self.encoder_q = build_encoder_with_head(config)
+        self.encoder_k = self._make_key(self.encoder_q, generator)
+        self._cut_key_graph(generator)
+        self.queue = self._make_queue(generator)
+        self._init_weights(generator)
+
+    def _cut_key_graph(self, generator: torch.Generator | None) -> None:
+        """SkeletonCLR keeps the full graph; SGCLR overrides this."""
+
+    def branch_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.encoder_q, self.encoder_k)]
+
+    def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
+        return {"joint": (self.encoder_q.backbone, self.encoder_q.head)}
+
+    def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
+        """``views = (im_q, im_k)``."""
+        im_q, im_k = views
+        q = self.encoder_q(im_q)
+        with torch.no_grad():
+            self.momentum_update()
+            k = self.encoder_k(im_k)
+        logits = contrastive_logits(q, k, self.queue.queue, self.config.temperature)
+        loss = info_nce(logits)
+        self.queue.enqueue(gather_keys(k))
+        return MethodOutput(loss, {"infonce": loss.detach()}, {"logits": logits.detach()})
+
+
+def _replace_graph(encoder: SkeletonEncoder, removed: tuple[tuple[int, int], ...]) -> None:
+    """Rebuild ``encoder.A`` (and its config) with the given directed entries deleted."""
+    from ...skeleton.graph import build_adjacency
+
+    cfg = encoder.config.model_copy(update={"removed_edges": removed})
+    adjacency = build_adjacency(cfg.layout, cfg.graph_strategy, cfg.max_hop, removed=removed)
+    encoder.config = cfg
+    encoder.A.copy_(torch.as_tensor(adjacency, dtype=encoder.A.dtype))
+
+
+class SGCLR(SkeletonCLR):
+    """SkeletonCLR whose key encoder sees a randomly edge-cut graph.
+
+    # PARITY: the cut is drawn once at construction and deletes one direction of each edge
+    # (``edge_cut_both_directions=True`` cuts both).
+    """
+
+    name = "sgclr"
+
+    def _cut_key_graph(self, generator: torch.Generator | None) -> None:
+        removed = draw_edge_cuts(
+            self.config.encoder.layout,
+            generator if generator is not None else torch.default_generator,
+            self.config.max_edge_cuts,
+            self.config.edge_cut_both_directions,
+        )
+        _replace_graph(self.encoder_k.backbone, removed)

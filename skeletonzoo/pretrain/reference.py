@@ -1,0 +1,74 @@
+"""Build a pretraining method from an original-code checkpoint (to continue or check it).
+
+The parity tests use this to run our methods from the exact states the fixtures were made
+with; users can use it to continue an original run with skeletonzoo's trainer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..convert import ReferenceCheckpoint, load_reference_checkpoint
+from .methods import METHODS, ContrastiveMethod, EncoderWithHead, MethodConfig
+
+__all__ = ["method_from_reference"]
+
+
+def _side(ref: ReferenceCheckpoint, component: str, key: bool) -> EncoderWithHead:
+    encoders = ref.key_encoders if key else ref.encoders
+    heads = ref.key_heads if key else ref.heads
+    attention = ref.motion_attention.get("key" if key else "query") if component == "joint" else None
+    side = EncoderWithHead(encoders[component], heads[component], attention)
+    if key:
+        for p in side.parameters():
+            p.requires_grad_(False)
+    return side
+
+
+def method_from_reference(
+    source: str | Path | ReferenceCheckpoint, method: str, **config: object
+) -> ContrastiveMethod:
+    """A method whose modules and queues are those of an original-code checkpoint.
+
+    Args:
+        source: Checkpoint path, or an already loaded :class:`ReferenceCheckpoint`.
+        method: Method name (``msmclr``, ``crosscale-sgclr``, ...).
+        **config: ``MethodConfig`` fields (temperature, momentum, topk, ...); the encoder,
+            queue size and feature size are taken from the checkpoint.
+    """
+    ref = source if isinstance(source, ReferenceCheckpoint) else load_reference_checkpoint(source, method)
+    joint_q = ref.encoders["joint"]
+    queue = ref.buffers["queue"]
+    cfg = MethodConfig(
+        encoder=joint_q.config.model_copy(update={"removed_edges": ()}),
+        feature_dim=queue.shape[0],
+        queue_size=queue.shape[1],
+        mlp=getattr(ref.heads["joint"], "fc1", None) is not None,
+        **config,  # type: ignore[arg-type]
+    )
+    cls = METHODS[method]
+    model = cls.__new__(cls)
+    ContrastiveMethod.__init__(model, cfg)
+    model.encoder_q = _side(ref, "joint", key=False)
+    model.encoder_k = _side(ref, "joint", key=True)
+    second = [c for c in ref.encoders if c != "joint"]
+    if second:
+        model.encoder_q_second = _side(ref, second[0], key=False)
+        model.encoder_k_second = _side(ref, second[0], key=True)
+    for name, suffix in (("queue", ""), ("queue_second", "_" + second[0] if second else None)):
+        if suffix is None:
+            continue
+        q = model._make_queue(None)
+        q.queue.copy_(ref.buffers[f"queue{suffix}"])
+        q.ptr.copy_(ref.buffers[f"queue_ptr{suffix}"])
+        setattr(model, name, q)
+    if method in ("aimclr",):
+        from .attention_drop import EnergyAttentionDrop
+
+        model.drop = EnergyAttentionDrop(joint_q.A.sum(0), keep_prob=cfg.drop_keep_prob)
+        model.generator = None
+    elif method == "msmclr":
+        model.drop = None
+    return model.to(torch.float32)
