@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..exceptions import DataFormatError
+from .prepared import PreparedSplit
 from .preprocess import Preprocess
 
 __all__ = [
@@ -152,21 +153,6 @@ def pad_clips(clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
             raise ValueError(f"clip {i} has shape {clip.shape}, expected ({c}, T, {v}, {m})")
         out[i, :, : clip.shape[1]] = torch.from_numpy(np.asarray(clip, dtype=np.float32))
     return out, lengths
-
-
-@dataclass
-class PreparedSplit:
-    """Normalised positions of one split: what pretraining and evaluation read.
-
-    Attributes:
-        positions: ``(N, 3, num_frames, V, M)`` float32.
-        labels: ``(N,)`` int64.
-        names: Clip names.
-    """
-
-    positions: np.ndarray
-    labels: np.ndarray
-    names: list[str]
 
 
 def prepare_nwucla(

@@ -59,7 +59,8 @@ class SkeletonCLR(ContrastiveMethod):
         with torch.no_grad():
             self.momentum_update()
             k = self.encoder_k(im_k)
-        logits = contrastive_logits(q, k, self.queue.queue, self.config.temperature)
+        # clone: the enqueue below writes the queue in place, and autograd keeps it for q's grad
+        logits = contrastive_logits(q, k, self.queue.queue.clone(), self.config.temperature)
         loss = info_nce(logits)
         self.queue.enqueue(gather_keys(k))
         return MethodOutput(loss, {"infonce": loss.detach()}, {"logits": logits.detach()})

@@ -1,0 +1,296 @@
+"""Prepared datasets on disk: normalised positions, labels and names per split, memory-mapped.
+
+This is what ``skeletonzoo prepare`` writes and what pretraining and evaluation read. A
+prepared directory holds, for every split ``S`` of one benchmark:
+
+* ``S_position.npy`` — float32 ``(N, 3, T, V, M)``, the model-ready positions (for the NTU
+  pipeline ``T = 50``, ``V = 25``, ``M = 2``), opened memory-mapped;
+* ``S_label.npy`` — int64 ``(N,)`` class ids;
+* ``S_names.txt`` — one sample name per line;
+
+and one ``meta.json`` (:class:`PreparedMeta`) naming the dataset, benchmark, layout, classes,
+the :class:`~skeletonzoo.data.preprocess.Preprocess` that produced the positions, and the
+sha256 of every file, so a training run can record exactly which data it saw
+(:meth:`PreparedData.fingerprint`). ``meta.json`` is written last: a directory without it is
+an unfinished preparation, never mistaken for a complete one.
+
+Nothing here is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..exceptions import DataFormatError
+
+__all__ = [
+    "PREPARED_FORMAT",
+    "SplitInfo",
+    "PreparedMeta",
+    "PreparedSplit",
+    "PreparedData",
+    "PreparedDataset",
+    "write_prepared",
+    "open_prepared",
+    "read_prepared_meta",
+]
+
+PREPARED_FORMAT = "skeletonzoo.prepared/1"
+
+
+class SplitInfo(BaseModel):
+    """Size and checksums of one split's files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_samples: int = Field(ge=0)
+    shape: tuple[int, ...]
+    sha256: dict[str, str] = Field(description="file name -> sha256 of its bytes")
+
+
+class PreparedMeta(BaseModel):
+    """``meta.json`` of a prepared directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = PREPARED_FORMAT
+    dataset: str = Field(description="'ntu60', 'ntu120', 'pkummd', 'nwucla', ...")
+    benchmark: str = Field(description="'xsub', 'xview', 'xset', ...")
+    layout: str = Field(description="joint layout of the stored positions")
+    num_classes: int = Field(ge=1)
+    class_names: list[str] = Field(default_factory=list)
+    preprocessing: dict[str, Any] | None = Field(
+        None, description="Preprocess.to_dict() of the normalisation applied (None: raw)"
+    )
+    splits: dict[str, SplitInfo]
+    source: dict[str, Any] = Field(default_factory=dict, description="where the raw data came from")
+
+
+@dataclass
+class PreparedSplit:
+    """One split in memory: what :func:`write_prepared` takes.
+
+    Attributes:
+        positions: ``(N, 3, T, V, M)`` float32.
+        labels: ``(N,)`` int64.
+        names: Sample names.
+    """
+
+    positions: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+
+    def __post_init__(self) -> None:
+        if self.positions.ndim != 5:
+            raise ValueError(f"positions must be (N, C, T, V, M), got shape {self.positions.shape}")
+        n = len(self.positions)
+        if len(self.labels) != n or len(self.names) != n:
+            raise ValueError(
+                f"{n} samples but {len(self.labels)} labels and {len(self.names)} names"
+            )
+
+
+def _sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through ``write(tmp_path)`` then rename, so ``path`` is whole or absent."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _split_files(split: str) -> dict[str, str]:
+    return {"position": f"{split}_position.npy", "label": f"{split}_label.npy", "names": f"{split}_names.txt"}
+
+
+def write_prepared(
+    root: str | Path,
+    splits: dict[str, PreparedSplit],
+    *,
+    dataset: str,
+    benchmark: str,
+    layout: str,
+    num_classes: int,
+    class_names: list[str] | tuple[str, ...] = (),
+    preprocessing: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+) -> PreparedMeta:
+    """Write ``splits`` to ``root`` (created if needed); ``meta.json`` last.
+
+    Returns:
+        The metadata written.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    infos = {}
+    for split, data in splits.items():
+        files = _split_files(split)
+        positions = np.ascontiguousarray(data.positions, dtype=np.float32)
+        labels = np.asarray(data.labels, dtype=np.int64)
+        if any("\n" in name for name in data.names):
+            raise ValueError(f"split {split!r}: sample names must not contain newlines")
+
+        def save_array(array: np.ndarray) -> Any:
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as f:
+                    np.save(f, array, allow_pickle=False)
+
+            return write
+
+        _atomic_write(root / files["position"], save_array(positions))
+        _atomic_write(root / files["label"], save_array(labels))
+        _atomic_write(root / files["names"], lambda tmp: tmp.write_text("".join(f"{n}\n" for n in data.names)))
+        infos[split] = SplitInfo(
+            num_samples=len(positions),
+            shape=tuple(positions.shape),
+            sha256={name: _sha256(root / name) for name in files.values()},
+        )
+    meta = PreparedMeta(
+        dataset=dataset,
+        benchmark=benchmark,
+        layout=layout,
+        num_classes=num_classes,
+        class_names=list(class_names),
+        preprocessing=preprocessing,
+        splits=infos,
+        source=source or {},
+    )
+    _atomic_write(root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
+    return meta
+
+
+def read_prepared_meta(root: str | Path) -> PreparedMeta:
+    """Read and validate ``meta.json`` of a prepared directory."""
+    root = Path(root)
+    path = root / "meta.json"
+    if not path.is_file():
+        hint = " (an unfinished `skeletonzoo prepare`? run it again to complete it)" if root.is_dir() else ""
+        raise FileNotFoundError(f"{root} is not a prepared dataset: no meta.json{hint}")
+    try:
+        meta = PreparedMeta.model_validate(json.loads(path.read_text()))
+    except (ValidationError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"{path}: invalid prepared-dataset metadata: {exc}") from None
+    if meta.format != PREPARED_FORMAT:
+        raise DataFormatError(f"{path}: format {meta.format!r}, expected {PREPARED_FORMAT!r}")
+    return meta
+
+
+@dataclass
+class PreparedData:
+    """One split of a prepared directory, opened.
+
+    Attributes:
+        root: The directory.
+        split: Split name.
+        meta: The directory's metadata.
+        positions: ``(N, 3, T, V, M)`` float32, memory-mapped (read-only) unless loaded.
+        labels: ``(N,)`` int64.
+        names: Sample names.
+    """
+
+    root: Path
+    split: str
+    meta: PreparedMeta
+    positions: np.ndarray
+    labels: np.ndarray
+    names: list[str] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def layout(self) -> str:
+        return self.meta.layout
+
+    def fingerprint(self) -> str:
+        """sha256 over the split's file checksums: identifies exactly the data a run saw."""
+        info = self.meta.splits[self.split]
+        text = json.dumps({"format": self.meta.format, "split": self.split, "sha256": info.sha256}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def verify(self) -> None:
+        """Recompute every file's sha256; raise :class:`DataFormatError` on a mismatch."""
+        for name, expected in self.meta.splits[self.split].sha256.items():
+            found = _sha256(self.root / name)
+            if found != expected:
+                raise DataFormatError(
+                    f"{self.root / name}: sha256 {found} does not match meta.json ({expected}); "
+                    "the file changed after preparation — prepare the dataset again"
+                )
+
+    def dataset(self) -> PreparedDataset:
+        """A map-style torch dataset over this split (works with any sampler)."""
+        return PreparedDataset(self.positions, self.labels)
+
+
+def open_prepared(root: str | Path, split: str, *, mmap: bool = True) -> PreparedData:
+    """Open one split of a prepared directory.
+
+    Args:
+        root: Directory written by :func:`write_prepared` / ``skeletonzoo prepare``.
+        split: ``"train"``, ``"test"``, ...
+        mmap: Memory-map the positions (default) instead of reading them into memory.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a (complete) prepared directory.
+        KeyError: ``split`` is not one of its splits (the message lists them).
+        DataFormatError: a file does not match the metadata.
+    """
+    root = Path(root)
+    meta = read_prepared_meta(root)
+    if split not in meta.splits:
+        raise KeyError(f"{root} has no split {split!r}; splits: {sorted(meta.splits)}")
+    info = meta.splits[split]
+    files = _split_files(split)
+    try:
+        positions = np.load(root / files["position"], mmap_mode="r" if mmap else None, allow_pickle=False)
+        labels = np.load(root / files["label"], allow_pickle=False)
+        names = (root / files["names"]).read_text().splitlines()
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(f"{root}: cannot read split {split!r} ({exc})") from None
+    if tuple(positions.shape) != tuple(info.shape) or positions.dtype != np.float32:
+        raise DataFormatError(
+            f"{root / files['position']}: {positions.dtype} {tuple(positions.shape)}, meta.json says "
+            f"float32 {tuple(info.shape)}"
+        )
+    if len(labels) != info.num_samples or len(names) != info.num_samples:
+        raise DataFormatError(
+            f"{root}: split {split!r} has {len(labels)} labels and {len(names)} names for "
+            f"{info.num_samples} samples"
+        )
+    return PreparedData(root, split, meta, positions, labels.astype(np.int64, copy=False), names)
+
+
+class PreparedDataset(torch.utils.data.Dataset):
+    """Map-style dataset: item ``i`` is ``(positions (C, T, V, M) float32 tensor, label int)``."""
+
+    def __init__(self, positions: np.ndarray, labels: np.ndarray) -> None:
+        if len(positions) != len(labels):
+            raise ValueError(f"{len(positions)} samples but {len(labels)} labels")
+        self.positions = positions
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(np.array(self.positions[index], dtype=np.float32)), int(self.labels[index])
