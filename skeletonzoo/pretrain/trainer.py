@@ -382,7 +382,7 @@ class Trainer:
             out = self.model(views, mining=mining)
         if not self._finite(out.loss):
             raise NonFiniteLossError(
-                f"non-finite loss {float(out.loss)} at epoch {epoch}, step {self.position.global_step + 1} "
+                f"non-finite loss {float(out.loss.detach())} at epoch {epoch}, step {self.position.global_step + 1} "
                 f"(terms: { {k: float(v) for k, v in out.terms.items()} }); the run stopped and "
                 f"{self.checkpoint_path} still holds the last good checkpoint. Lower the learning rate "
                 "(--set optimizer.lr=...) or turn AMP off, then --resume"
