@@ -53,3 +53,26 @@ def test_loss_on_a_fixed_batch_decreases(name, mining):
     assert losses[-1] < losses[0] - 1e-3, losses
     grads = [p.grad for p in method.parameters() if p.requires_grad]
     assert all(g is not None for g in grads), "every query parameter gets a gradient"
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_bf16_blocks_keep_losses_float32_and_close(name):
+    """``compute_dtype=bfloat16`` (recipe ``amp: bf16``): same loss to bf16 accuracy, float32 terms,
+    finite gradients."""
+    from skeletonzoo.models import SkeletonEncoder
+
+    cfg = MethodConfig(encoder=EncoderConfig(hidden_channels=4, hidden_dim=16, dropout=0.0), feature_dim=8,
+                       queue_size=16)  # fmt: skip
+    losses = {}
+    for dtype in (None, torch.bfloat16):
+        method = randomize_(METHODS[name](cfg, torch.Generator().manual_seed(0)), seed=2).eval()
+        for module in method.modules():
+            if isinstance(module, SkeletonEncoder):
+                module.compute_dtype = dtype
+        out = method(_views(method.views), mining=True)
+        assert out.loss.dtype == torch.float32
+        assert all(v.dtype == torch.float32 for v in out.extras.values() if v.is_floating_point())
+        out.loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in method.parameters() if p.grad is not None)
+        losses[dtype] = float(out.loss.detach())
+    assert losses[torch.bfloat16] == pytest.approx(losses[None], rel=0.02)

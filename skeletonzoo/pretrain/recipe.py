@@ -90,8 +90,8 @@ class Recipe(BaseModel):
         epochs: Number of epochs.
         batch_size: Global batch; under DDP each of ``W`` processes takes ``batch_size / W``.
         drop_last: Drop the last incomplete batch of an epoch (the original loaders do).
-        amp: ``"bf16"`` runs forward/backward under ``torch.autocast`` in bfloat16 (losses,
-            logits and queues stay float32); ``"none"`` is plain float32.
+        amp: ``"bf16"`` runs the ST-GCN blocks under ``torch.autocast`` in bfloat16 (heads,
+            attention, logits, losses and queues stay float32); ``"none"`` is plain float32.
         seed: Seeds model initialisation, data order, augmentations and dropout.
         checkpoint_every: Write a resumable checkpoint every this many epochs (and at the end).
         checkpoint_every_steps: Also every this many optimiser steps (0: off).

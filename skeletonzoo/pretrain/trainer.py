@@ -8,6 +8,8 @@ One :class:`Trainer` runs one recipe on one prepared dataset:
   device** (``pretrain.augment``) from one ``torch.Generator`` per process, then the recipe's
   stream is derived from them (positions are augmented, not motion or bone, as the original
   processors do).
+* **Precision**: ``amp: bf16`` runs the ST-GCN blocks of every encoder in bfloat16 autocast
+  (``SkeletonEncoder.compute_dtype``); heads, logits, losses and queues stay float32.
 * **Step**: the method's forward (which momentum-updates the key side and enqueues the keys,
   gathered from every process first, so an N-process run keeps one process's queue
   semantics), a finiteness check agreed by every process, backward, SGD.
@@ -51,6 +53,7 @@ from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
 from ..exceptions import SkeletonZooError
+from ..models import SkeletonEncoder
 from ._provenance import hardware, software
 from .augment import Compose, normal_view, strong_view
 from .methods import METHODS, ContrastiveMethod
@@ -184,6 +187,12 @@ class Trainer:
         if hasattr(self.method, "generator"):
             self.method.generator = torch.Generator(self.device).manual_seed(recipe.seed * 104729 + self.rank + 2)
         self.views = self._build_views()
+        if recipe.amp == "bf16":
+            # mixed precision inside the ST-GCN blocks only: maps, heads, logits, losses and the
+            # queues stay float32 (SkeletonEncoder.compute_dtype)
+            for module in self.method.modules():
+                if isinstance(module, SkeletonEncoder):
+                    module.compute_dtype = torch.bfloat16
         params = [p for p in self.method.parameters() if p.requires_grad]
         opt = recipe.optimizer
         self.optimizer = torch.optim.SGD(
@@ -362,11 +371,6 @@ class Trainer:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.recipe.amp == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def _finite(self, loss: torch.Tensor) -> bool:
         ok = torch.isfinite(loss.detach()).to(torch.int32).reshape(1)
         if self.world_size > 1:
@@ -378,8 +382,7 @@ class Trainer:
         self.model.train()
         views = self._make_views(self._load(index))
         mining = self.method.is_mining(epoch)
-        with self._autocast():
-            out = self.model(views, mining=mining)
+        out = self.model(views, mining=mining)
         if not self._finite(out.loss):
             raise NonFiniteLossError(
                 f"non-finite loss {float(out.loss.detach())} at epoch {epoch}, step {self.position.global_step + 1} "
