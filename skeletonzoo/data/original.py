@@ -28,12 +28,16 @@ __all__ = ["read_label_pkl", "OriginalPart", "open_original", "ORIGINAL_PARTS"]
 # skeletonzoo split name -> the original code's part name
 ORIGINAL_PARTS = {"train": "train", "test": "val"}
 
-# The only globals a label pickle may name: numpy's array and scalar reconstructors.
+# The only globals a label pickle may name: numpy's array and scalar reconstructors, a few
+# containers, and _codecs.encode, which protocol 2 uses to store bytes (numpy scalar data).
 _ALLOWED_GLOBALS = {
+    ("_codecs", "encode"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),  # protocol 5 arrays
+    ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("collections", "OrderedDict"),

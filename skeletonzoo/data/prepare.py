@@ -550,7 +550,7 @@ def prepare_original(
         for k in tqdm(range(writer.progress, len(order)), desc="convert", disable=not show):
             split, start = order[k]
             part = parts[split]
-            x = np.asarray(part.positions[start : start + batch_size], dtype=np.float32)
+            x = np.array(part.positions[start : start + batch_size], dtype=np.float32)
             if not part.normalised:
                 with torch.inference_mode():
                     x = preprocess(torch.from_numpy(x)).numpy()
