@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import shared_file
 
 from skeletonzoo.cli.main import main
 from skeletonzoo.data import Preprocess, open_prepared
@@ -24,8 +25,6 @@ from skeletonzoo.data.synthetic import synthetic_body
 from skeletonzoo.exceptions import DataFormatError
 from skeletonzoo.features import extract_features
 from skeletonzoo.models import SkeletonEncoder
-
-from conftest import shared_file
 
 # README "Classes" table: (train, test) clips per label
 _PER_CLASS = [(102, 48), (102, 50), (96, 45), (124, 49), (101, 47), (102, 47), (99, 43), (99, 43), (98, 47), (97, 45)]
@@ -53,7 +52,8 @@ def test_npz_reader_matches_the_readme(clips):
     assert len(clips) == 1484
     train, test = clips.split_indices("train"), clips.split_indices("test")
     assert (len(train), len(test)) == (1020, 464)
-    assert [(int((clips.labels[train] == k).sum()), int((clips.labels[test] == k).sum())) for k in range(10)] == _PER_CLASS
+    per_class = [(int((clips.labels[train] == k).sum()), int((clips.labels[test] == k).sum())) for k in range(10)]
+    assert per_class == _PER_CLASS
     lengths = {n: len(s) for n, s in zip(clips.names, clips.sequences)}
     assert lengths["a02_s09_e04_v02"] == 1 and max(lengths.values()) == 201
     assert sum(lengths.values()) == 58534
@@ -63,7 +63,8 @@ def test_npz_reader_matches_the_readme(clips):
 def test_json_folder_reader_equals_the_npz(clips, tmp_path):
     picks = [0, 1, 700, 1483]
     for i in picks:
-        record = {"file_name": clips.names[i], "skeletons": clips.sequences[i].tolist(), "label": int(clips.labels[i]) + 1}
+        name, label = clips.names[i], int(clips.labels[i]) + 1
+        record = {"file_name": name, "skeletons": clips.sequences[i].tolist(), "label": label}
         (tmp_path / f"{clips.names[i]}.json").write_text(json.dumps(record))
     folder = read_nwucla_json_dir(tmp_path)
     order = sorted(picks, key=lambda i: clips.names[i])
@@ -114,8 +115,9 @@ def test_cli_prepare_nwucla_equals_prepare_nwucla(npz_path, clips, tmp_path, cap
     assert meta.class_names[3] == "walk around"
     assert Preprocess.from_dict(meta.preprocessing) == NWUCLA_PREPROCESS
     assert meta.source["sha256"] == hashlib.sha256(npz_path.read_bytes()).hexdigest()
-    assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out)]) == 2  # exists: refused
-    assert "--overwrite" in capsys.readouterr().err
+    before = (out / "meta.json").stat().st_mtime_ns
+    assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out)]) == 0  # same input: nothing to do
+    assert (out / "meta.json").stat().st_mtime_ns == before
     assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out), "--overwrite"]) == 0
 
 
@@ -124,12 +126,15 @@ def test_cli_prepare_nwucla_from_a_json_folder(tmp_path):
     raw = tmp_path / "all_sqe"
     raw.mkdir()
     for name, seq, label in zip(clips.names, clips.sequences, clips.labels):
-        (raw / f"{name}.json").write_text(json.dumps({"file_name": name, "skeletons": seq.tolist(), "label": int(label) + 1}))
+        record = {"file_name": name, "skeletons": seq.tolist(), "label": int(label) + 1}
+        (raw / f"{name}.json").write_text(json.dumps(record))
     assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "out")]) == 0
     expected = prepare_nwucla(read_nwucla_json_dir(raw))
     data = open_prepared(tmp_path / "out", "test")
     np.testing.assert_array_equal(data.positions, expected["test"].positions)
     assert data.meta.source["kind"] == "json-folder" and len(data.meta.source["sha256"]) == 64
+    (raw / f"{clips.names[0]}.json").unlink()  # other input into the same output: refused
+    assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "out")]) == 2
 
 
 def test_an_ntu_layout_model_embeds_nwucla_clips_through_the_adapter():

@@ -35,8 +35,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..exceptions import DataFormatError, PrepareError
-from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .ntu import read_ntu_skeleton
+from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .original import open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
 from .prepared import PreparedMeta, PreparedWriter, _sha256, read_prepared_meta, write_prepared
@@ -477,13 +477,6 @@ def prepare_pkummd(
                     overwrite=overwrite, progress=progress, verdicts=verdicts)  # fmt: skip
 
 
-def _refuse_other(out: Path, dataset: str, overwrite: bool) -> None:
-    if (out / "meta.json").is_file() and not overwrite:
-        meta = read_prepared_meta(out)
-        raise PrepareError(f"{out} already holds a prepared dataset ({meta.dataset} {meta.benchmark}); pass "
-                           "--overwrite to replace it, or choose another --out")  # fmt: skip
-
-
 def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool = False) -> PreparedMeta:
     """Prepare NW-UCLA's cross-view protocol (train: views 1-2, test: view 3) into ``out``.
 
@@ -494,17 +487,25 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
     The positions are exactly ``prepare_nwucla(read_nwucla_npz(raw))`` (or of the JSON reader).
     """
     raw, out = Path(raw), Path(out)
-    _refuse_other(out, "nwucla", overwrite)
     if raw.is_dir():
-        clips = read_nwucla_json_dir(raw)
         digest = hashlib.sha256()
         for file in sorted(raw.glob("*.json")):
             digest.update(f"{file.name}\t{_sha256(file)}\n".encode())
-        source = {"raw": str(raw), "kind": "json-folder", "sha256": digest.hexdigest(),
-                  "sha256_of": "lines '<file name>\\t<sha256>\\n' of the sorted *.json files"}  # fmt: skip
+        source: dict[str, Any] = {
+            "raw": str(raw), "kind": "json-folder", "sha256": digest.hexdigest(),
+            "sha256_of": "lines '<file name>\\t<sha256>\\n' of the sorted *.json files",
+        }  # fmt: skip
     else:
-        clips = read_nwucla_npz(raw)
         source = {"raw": str(raw), "kind": "npz", "sha256": _sha256(raw)}
+    if (out / "meta.json").is_file() and not overwrite:
+        meta = read_prepared_meta(out)
+        if (meta.dataset, meta.source.get("sha256"), meta.preprocessing) == (
+            "nwucla", source["sha256"], NWUCLA_PREPROCESS.to_dict()
+        ):
+            return meta  # this input, already prepared
+        raise PrepareError(f"{out} already holds a prepared dataset ({meta.dataset} {meta.benchmark}) of other "
+                           "input; pass --overwrite to replace it, or choose another --out")  # fmt: skip
+    clips = read_nwucla_json_dir(raw) if raw.is_dir() else read_nwucla_npz(raw)
     splits = prepare_nwucla(clips, NWUCLA_PREPROCESS)
     source["count_check"] = ", ".join(f"{s} {len(p.labels):,}" for s, p in splits.items()) + (
         " clips: the cross-view protocol of the README (train 1,020, test 464)"
@@ -558,6 +559,6 @@ def prepare_original(
             writer.commit(k + 1)
     source = {"raw": str(raw), "files": {s: p.path.name for s, p in parts.items()}}
     return writer.finish(
-        dataset=dataset, benchmark=benchmark, layout="ntu25", num_classes=num_classes, class_names=class_names,
+        dataset=dataset, benchmark=benchmark, layout="ntu25", num_classes=num_classes, class_names=list(class_names),
         preprocessing=preprocess.to_dict(), source=source,
     )  # fmt: skip

@@ -166,7 +166,8 @@ def write_prepared(
 
         _atomic_write(root / files["position"], save_array(positions))
         _atomic_write(root / files["label"], save_array(labels))
-        _atomic_write(root / files["names"], lambda tmp: tmp.write_text("".join(f"{n}\n" for n in data.names)))
+        names = data.names
+        _atomic_write(root / files["names"], lambda tmp, names=names: tmp.write_text("".join(f"{n}\n" for n in names)))
         infos[split] = SplitInfo(
             num_samples=len(positions),
             shape=tuple(positions.shape),
@@ -318,7 +319,7 @@ class PreparedDataset(torch.utils.data.Dataset):
         self.__dict__.update(state)
 
 
-def memmap_reference(array: np.ndarray) -> Any:
+def memmap_reference(array: Any) -> Any:
     """``array`` itself, or, for a memory map of a whole file, a small picklable reference to it."""
     if isinstance(array, np.memmap) and getattr(array, "filename", None) and array.base is not None:
         if isinstance(array.base, mmap.mmap) and array.flags.c_contiguous:

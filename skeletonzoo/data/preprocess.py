@@ -136,10 +136,10 @@ class Preprocess(BaseModel):
     input_layout: str | None = None
     adapter_mode: Literal["interpolate", "copy"] = "interpolate"
     center_joint: int | None = None
-    num_frames: int = Field(50, ge=1)
+    num_frames: int = Field(default=50, ge=1)
     align: bool = True
     shoulders: tuple[int, int] | None = None
-    num_persons: int = Field(2, ge=1)
+    num_persons: int = Field(default=2, ge=1)
 
     def resolved_center(self) -> int:
         return self.center_joint if self.center_joint is not None else get_layout(self.layout).center

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from ..exceptions import DataFormatError
@@ -117,7 +117,7 @@ _MISSING_FILES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def missing_skeletons(dataset: str) -> frozenset[str]:
     """The official list of ``dataset``'s samples with missing skeletons (names, no suffix)."""
     if dataset not in _MISSING_FILES:
@@ -126,7 +126,7 @@ def missing_skeletons(dataset: str) -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
-@lru_cache(maxsize=None)
+@cache
 def ntu_class_names(dataset: str = "ntu120") -> tuple[str, ...]:
     """Action names from the NTU RGB+D website, in label order (60 or 120)."""
     names = resources.files(__package__).joinpath("resources", "ntu120_classes.txt").read_text().splitlines()

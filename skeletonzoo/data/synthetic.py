@@ -116,7 +116,7 @@ def random_ntu_names(
         if sample.name not in missing:
             names.add(sample.name)
     listed = sorted(missing)
-    picks = rng.choice(len(listed), size=include_missing, replace=False) if include_missing else []
+    picks = rng.choice(len(listed), size=include_missing, replace=False).tolist() if include_missing else []
     return sorted(names) + [listed[i] for i in picks]
 
 
@@ -199,6 +199,7 @@ def write_pku_tree(
     for benchmark, parts in split.items():
         stem = {"xsub": "cross-subject", "xview": "cross-view"}[benchmark]
         name = f"{stem}.txt" if phase == 1 else f"{stem.replace('-', '_')}{suffix}.txt"
-        text = "Training videos: \n" + ", ".join(parts["train"]) + "\nValidataion videos: \n" + ", ".join(parts["test"]) + "\n"
-        (root / name).write_text(text)
+        # the released files' headers, typo included
+        lines = ["Training videos: ", ", ".join(parts["train"]), "Validataion videos: ", ", ".join(parts["test"])]
+        (root / name).write_text("\n".join(lines) + "\n")
     return root
