@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from skeletonzoo.data import Preprocess, PreparedSplit, open_prepared, write_prepared
+from skeletonzoo.data import PreparedSplit, Preprocess, open_prepared, write_prepared
 from skeletonzoo.data.datasets import ArrayDataset, ClipDataset, collate_clips, load_positions
 from skeletonzoo.exceptions import DataFormatError
 
@@ -41,8 +41,8 @@ def test_padded_batches_preprocess_like_single_clips():
     pre = Preprocess()
     together = pre(batch.x, lengths=batch.lengths)
     for i, clip in enumerate(clips):
-        torch.testing.assert_close(together[i : i + 1], pre(torch.from_numpy(clip)[None], lengths=torch.tensor([clip.shape[1]])),
-                                   rtol=0, atol=0)  # fmt: skip
+        alone = pre(torch.from_numpy(clip)[None], lengths=torch.tensor([clip.shape[1]]))
+        torch.testing.assert_close(together[i : i + 1], alone, rtol=0, atol=0)
 
 
 def test_memory_mapped_ragged_storage_pickles_by_reference(tmp_path):

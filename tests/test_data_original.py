@@ -100,8 +100,8 @@ def test_open_original_memory_maps(tmp_path):
 def test_cli_prepare_original(tmp_path, kind):
     parts = _write_original(tmp_path / "orig", kind, np.random.default_rng(1))
     out = tmp_path / "out"
-    args = ["prepare", "original", "--raw", str(tmp_path / "orig"), "--out", str(out), "--as", "ntu60", "--benchmark", "xsub"]
-    assert main(args) == 0
+    args = ["prepare", "original", "--raw", str(tmp_path / "orig"), "--out", str(out), "--as", "ntu60"]
+    assert main([*args, "--benchmark", "xsub"]) == 0
     for split, part in (("train", "train"), ("test", "val")):
         data = open_prepared(out, split)
         x = parts[part][0]

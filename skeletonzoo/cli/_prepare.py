@@ -65,11 +65,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(nwucla.npz or the per-clip JSON folder), original (the original pipeline's "
                    "{train,val}_{position,data}.npy + _label.pkl)")  # fmt: skip
     p.add_argument("--raw", action="append", required=True, metavar="PATH",
-                   help="raw data folder (searched recursively; repeat for NTU-120's two archives) or file")  # fmt: skip
+                   help="raw data folder (searched recursively; repeat for NTU-120's two archives) "
+                   "or file")  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="output: the prepared directory when one benchmark is prepared, else DIR/<benchmark>/")  # fmt: skip
+                   help="output: the prepared directory when one benchmark is prepared, else "
+                   "DIR/<benchmark>/")  # fmt: skip
     p.add_argument("--benchmark", action="append", metavar="NAME",
-                   help="xsub, xview (NTU-60, PKU-MMD), xset (NTU-120); repeatable; default: all of the dataset's")  # fmt: skip
+                   help="xsub, xview (NTU-60, PKU-MMD), xset (NTU-120); repeatable; default: all of "
+                   "the dataset's")  # fmt: skip
     p.add_argument("--workers", type=int, default=None, help="parsing processes (default: the CPU count)")
     p.add_argument("--batch-size", type=int, default=256, help="clips per normalisation batch and progress record")
     p.add_argument("--allow-incomplete", action="store_true",
