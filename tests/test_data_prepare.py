@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -112,7 +113,10 @@ def test_interrupted_run_resumes_and_matches_a_fresh_one(ntu60_raw, tmp_path, mo
 def test_output_of_other_input_is_not_overwritten(ntu60_raw, tmp_path):
     root, names = ntu60_raw
     prepare_ntu(root, tmp_path, "ntu60", ["xsub"], workers=1, allow_incomplete=True)
-    again = prepare_ntu(root, tmp_path, "ntu60", ["xsub"], workers=1, allow_incomplete=True)  # same: no-op
+    # the same input, even reached by another path: nothing to do
+    before = (tmp_path / "meta.json").stat().st_mtime_ns
+    again = prepare_ntu(os.path.relpath(root), tmp_path, "ntu60", ["xsub"], workers=1, allow_incomplete=True)
+    assert (tmp_path / "meta.json").stat().st_mtime_ns == before
     assert again["xsub"].splits == open_prepared(tmp_path, "train").meta.splits
     with pytest.raises(PrepareError, match="--overwrite"):
         prepare_ntu(root, tmp_path, "ntu120", ["xsub"], workers=1, allow_incomplete=True)

@@ -161,7 +161,8 @@ class Plan:
         digest.update(json.dumps(head, sort_keys=True).encode())
         for name, label, split in zip(self.names, self.labels.tolist(), self.splits[benchmark]):
             digest.update(f"{name}\t{label}\t{split}\n".encode())
-        digest.update(json.dumps([(j.path, j.ranges) for j in self.jobs]).encode())
+        # file names, not paths: the same raw files reached by another path are the same input
+        digest.update(json.dumps([(Path(j.path).name, j.ranges) for j in self.jobs]).encode())
         digest.update(json.dumps(self.sizes).encode())
         return digest.hexdigest()
 
@@ -186,7 +187,7 @@ def plan_ntu(
     missing-skeleton list are skipped; for ``ntu60`` only setups 1-17 are used."""
     if dataset not in NTU_BENCHMARKS:
         raise ValueError(f"unknown NTU dataset {dataset!r}; use one of {sorted(NTU_BENCHMARKS)}")
-    benchmarks = list(benchmarks or NTU_BENCHMARKS[dataset])
+    benchmarks = list(dict.fromkeys(benchmarks or NTU_BENCHMARKS[dataset]))
     for b in benchmarks:
         if b not in NTU_BENCHMARKS[dataset]:
             raise ValueError(f"{dataset} has benchmarks {NTU_BENCHMARKS[dataset]}, not {b!r}")
@@ -241,7 +242,7 @@ def plan_pkummd(
     """Plan a PKU-MMD preparation: every action of every video in the split files is a clip."""
     roots = _paths(raw)
     files = find_pku_files(roots, phase)
-    benchmarks = list(benchmarks or [b for b in PKU_BENCHMARKS if b in files.split_files])
+    benchmarks = list(dict.fromkeys(benchmarks or [b for b in PKU_BENCHMARKS if b in files.split_files]))
     parts = {}
     for b in benchmarks:
         if b not in files.split_files:
