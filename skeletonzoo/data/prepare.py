@@ -542,7 +542,7 @@ def prepare_original(
         raise DataFormatError(f"{raw}: train and val arrays have different sample shapes {sorted(shapes)}")
     (sample_shape,) = shapes
     run = hashlib.sha256(json.dumps(
-        {s: [str(p.path), p.path.stat().st_size, p.names, p.labels.tolist()] for s, p in parts.items()}
+        {s: [p.path.name, p.path.stat().st_size, p.names, p.labels.tolist()] for s, p in parts.items()}
     ).encode()).hexdigest()  # fmt: skip
     writer = PreparedWriter(out, {s: (p.names, p.labels) for s, p in parts.items()}, sample_shape, run_id=run,
                             overwrite=overwrite)  # fmt: skip
