@@ -118,7 +118,6 @@ def test_cli_prepare_nwucla_equals_prepare_nwucla(npz_path, clips, tmp_path, cap
     before = (out / "meta.json").stat().st_mtime_ns
     assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out)]) == 0  # same input: nothing to do
     assert (out / "meta.json").stat().st_mtime_ns == before
-    assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out), "--overwrite"]) == 0
 
 
 def test_cli_prepare_nwucla_from_a_json_folder(tmp_path):
@@ -135,6 +134,8 @@ def test_cli_prepare_nwucla_from_a_json_folder(tmp_path):
     assert data.meta.source["kind"] == "json-folder" and len(data.meta.source["sha256"]) == 64
     (raw / f"{clips.names[0]}.json").unlink()  # other input into the same output: refused
     assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "out")]) == 2
+    assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "out"), "--overwrite"]) == 0
+    assert len(open_prepared(tmp_path / "out", "train")) + len(open_prepared(tmp_path / "out", "test")) == 5
 
 
 def test_an_ntu_layout_model_embeds_nwucla_clips_through_the_adapter():
