@@ -13,6 +13,7 @@ __all__ = [
     "DownloadError",
     "ManifestError",
     "DataFormatError",
+    "DataMismatchError",
 ]
 
 
@@ -75,3 +76,7 @@ class ManifestError(SkeletonZooError):
 
 class DataFormatError(SkeletonZooError, ValueError):
     """A data file is truncated or malformed (the message names the file and line)."""
+
+
+class DataMismatchError(SkeletonZooError, ValueError):
+    """Data was prepared differently from what the model expects (layout, preprocessing)."""
