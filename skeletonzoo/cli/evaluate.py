@@ -21,11 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="skeletonzoo-eval",
         description="Evaluate a skeletonzoo encoder on a prepared dataset (train split -> test split): "
-        "linear probe on frozen features, kNN, fine-tuning, semi-supervised 1 %% / 10 %% labels. "
-        "Accuracies are in %%; trained protocols report the last epoch (honest) and the best test epoch "
+        "linear probe on frozen features, kNN, fine-tuning, semi-supervised 1 % / 10 % labels. "
+        "Accuracies are in %; trained protocols report the last epoch (honest) and the best test epoch "
         "(what the original code reports). See docs/evaluation.md.",
     )
-    p.add_argument("model", nargs="?", help="skeletonzoo .safetensors checkpoint (its 'joint' encoder)")
+    p.add_argument(
+        "model", nargs="?", metavar="MODEL",
+        help="skeletonzoo .safetensors checkpoint (its 'joint' encoder is evaluated)",
+    )  # fmt: skip
     p.add_argument("--data", required=True, help="prepared dataset directory (skeletonzoo prepare)")
     p.add_argument(
         "--protocol", nargs="+", default=["linear", "knn"], choices=PROTOCOL_CHOICES, metavar="PROTOCOL",
@@ -50,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--linear-lr", type=float, default=3.0)
     g.add_argument("--linear-lr-drops", type=int, nargs="*", default=[80], help="0-based epochs of lr x0.1")
     g.add_argument("--head-init", choices=["default", "reference"], default="default",
-                   help="classifier init: PyTorch's nn.Linear (default) or the original N(0, 0.02)")
+                   help="linear and fine-tuning heads: PyTorch's nn.Linear init (default) or the original N(0, 0.02)")
     g.add_argument("--eval-interval", type=int, default=5, help="score the test set every N epochs (and the last)")
     g = p.add_argument_group("kNN")
     g.add_argument("--k", type=int, default=20, help="neighbours (default 20)")

@@ -129,7 +129,7 @@ def load_eval_model(
 class EvalSettings(BaseModel):
     """Which protocols to run, and every hyper-parameter."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid")
 
     protocols: tuple[Protocol, ...] = ("linear", "knn")
     seed: int = 0
