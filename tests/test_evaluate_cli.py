@@ -111,13 +111,19 @@ def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
         assert rc == 0, err
         report = json.loads(out_json.read_text())
         values.append([m["value"] for m in report["metrics"]])
-        assert report["model"] == "random-init (seed 3)" and report["stream"] == "joint"
+        assert report["model"] == "random-init (reference init, seed 3)" and report["stream"] == "joint"
     assert values[0] == values[1]
     a = load_eval_model(None, random_init=True, seed=3).encoder.state_dict()
     b = load_eval_model(None, random_init=True, seed=4).encoder.state_dict()
     assert not torch.equal(a["blocks.0.gcn.conv.weight"], b["blocks.0.gcn.conv.weight"])
     # the original pretraining's init: N(0, 0.02) convolutions
     assert abs(a["blocks.5.tcn.conv.weight"].std().item() - 0.02) < 0.002
+    # PyTorch's default init: Kaiming-uniform, bound 1/sqrt(fan_in) = 1/sqrt(32 * 9) for block 5
+    c = load_eval_model(None, random_init=True, init="pytorch", seed=3).encoder.state_dict()
+    d = load_eval_model(None, random_init=True, init="pytorch", seed=3).encoder.state_dict()
+    assert torch.equal(c["blocks.5.tcn.conv.weight"], d["blocks.5.tcn.conv.weight"])
+    bound = c["blocks.5.tcn.conv.weight"].abs().max().item()
+    assert 0.9 / (32 * 9) ** 0.5 < bound <= 1 / (32 * 9) ** 0.5
 
 
 def test_refusals_say_what_to_do(capsys, tmp_path, data_dir, checkpoint, encoder):

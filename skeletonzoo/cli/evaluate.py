@@ -35,9 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="one or more of linear, knn, finetune, semi, all (default: linear knn)",
     )  # fmt: skip
     p.add_argument(
-        "--random-init", action="store_true",
+        "--random-init", nargs="?", const="reference", choices=["reference", "pytorch"], metavar="INIT",
         help="evaluate a randomly initialised encoder (MODEL's architecture if given, else the default "
-        "ST-GCN on the data's layout), seeded with --seed: the floor baseline",
+        "ST-GCN on the data's layout), seeded with --seed: the floor baseline. INIT: 'reference' (default; "
+        "the original pretraining's N(0, 0.02) init, what training starts from) or 'pytorch' (PyTorch's "
+        "default init)",
     )  # fmt: skip
     p.add_argument("--stream", choices=["joint", "motion", "bone"], help="stream of a --random-init encoder")
     p.add_argument("--seed", type=int, default=0, help="seeds initialisations, shuffles, subsets (default 0)")
@@ -84,8 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         layout = read_prepared_meta(args.data).layout
         model = load_eval_model(
-            args.model, random_init=args.random_init, seed=args.seed, layout=layout, stream=args.stream, device=device
-        )
+            args.model, random_init=args.random_init is not None, init=args.random_init or "reference",
+            seed=args.seed, layout=layout, stream=args.stream, device=device,
+        )  # fmt: skip
         settings = EvalSettings(
             protocols=protocols,
             seed=args.seed,

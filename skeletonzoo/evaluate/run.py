@@ -65,6 +65,7 @@ def load_eval_model(
     model: str | Path | None,
     *,
     random_init: bool = False,
+    init: str = "reference",
     seed: int = 0,
     layout: str = "ntu25",
     stream: str | None = None,
@@ -79,7 +80,12 @@ def load_eval_model(
             ``model`` when given, else the default quarter-width ST-GCN on ``layout``. The
             weights are the original pretraining's initialisation (``reference_init_``:
             convolution/linear ``N(0, 0.02)``, BatchNorm weight ``N(1, 0.02)``), drawn from a
-            generator seeded with ``seed`` — what pretraining starts from.
+            generator seeded with ``seed`` — what pretraining starts from — with
+            ``init="reference"``, or PyTorch's default initialisation (Kaiming-uniform
+            convolutions, BatchNorm weight 1) with ``init="pytorch"``. The reference init makes
+            features tiny (~1e-7), which the papers' un-standardised linear probe cannot use;
+            PyTorch's is the usual "random encoder" floor.
+        init: ``"reference"`` or ``"pytorch"`` (see ``random_init``).
         seed: Seed of the random initialisation.
         layout: Layout of the random encoder when no ``model`` gives one.
         stream: Stream of the random encoder (default ``model``'s, else ``"joint"``); must
@@ -115,13 +121,18 @@ def load_eval_model(
         if stream is not None and stream != model_stream:
             raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}")
     if random_init:
-        from ..pretrain.moco import reference_init_
-
+        if init not in ("reference", "pytorch"):
+            raise ValueError(f"init is 'reference' or 'pytorch', not {init!r}")
         with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG
+            if init == "pytorch":
+                torch.manual_seed(seed)
             encoder = SkeletonEncoder(config)
-        reference_init_(encoder, torch.Generator().manual_seed(seed))
+        if init == "reference":
+            from ..pretrain.moco import reference_init_
+
+            reference_init_(encoder, torch.Generator().manual_seed(seed))
         model_stream = stream or model_stream
-        description = f"random-init (seed {seed})" + (f" with the architecture of {model}" if model else "")
+        description = f"random-init ({init} init, seed {seed})" + (f" with the architecture of {model}" if model else "")
     assert encoder is not None
     return EvalModel(encoder.to(device).eval(), model_stream, preprocessing, description)
 
