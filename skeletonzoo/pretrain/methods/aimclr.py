@@ -36,7 +36,7 @@ from ..losses import (
     mined_info_nce,
     top_k_mask,
 )
-from ..moco import gather_keys
+from ..moco import KeyQueue, gather_keys
 from .base import (
     ContrastiveMethod,
     EncoderWithHead,
@@ -73,6 +73,9 @@ class AimCLR(ContrastiveMethod):
 
     def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
         return {"joint": (self.encoder_q.backbone, self.encoder_q.head)}
+
+    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
+        return [(self.queue, self.encoder_k(im_k))]
 
     def strong_projections(self, im_e: torch.Tensor) -> list[torch.Tensor]:
         """Normalised projections of the extreme view: ``[q_e, q_ed]``."""

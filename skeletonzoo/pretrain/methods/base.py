@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ...models import EncoderConfig, MotionAttention, ProjectionHead, SkeletonEncoder
-from ..moco import KeyQueue, momentum_update_, reference_init_
+from ..moco import KeyQueue, gather_keys, momentum_update_, reference_init_
 
 __all__ = ["MethodConfig", "MethodOutput", "EncoderWithHead", "ContrastiveMethod", "ViewKind"]
 
@@ -49,6 +49,12 @@ class MethodConfig(BaseModel):
         False, description="corrected edge cut: new random cuts before every key forward (the original draws once)"
     )
     drop_keep_prob: float = Field(0.9, gt=0, le=1, description="AimCLR attention drop")
+    queue_init: Literal["random", "keys"] = Field(
+        "random",
+        description="PARITY 'random': the queue starts as random unit vectors, as in the original; 'keys': "
+        "the trainer fills it with the key encoder's projections of real clips before the first step, so "
+        "the first negatives are not trivially separable (see pretrain.trainer)",
+    )
 
 
 @dataclass
@@ -129,6 +135,16 @@ class ContrastiveMethod(nn.Module):
     def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
         """Component name -> (query backbone, query head): what gets exported to the zoo."""
         raise NotImplementedError
+
+    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
+        """Each queue with the keys the method would enqueue for the key view ``im_k``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def fill_queues(self, im_k: torch.Tensor) -> None:
+        """Enqueue the key encoder(s)' projections of ``im_k`` (``queue_init='keys'``)."""
+        for queue, keys in self.key_queues(im_k):
+            queue.enqueue(gather_keys(keys))
 
     def component_inputs(self) -> dict[str, str]:
         """Component name -> how its input derives from the model input (checkpoint metadata)."""

@@ -39,7 +39,7 @@ from ...models import ScaleProjectionHead, SkeletonEncoder
 from ...skeleton.groupings import CROSSCALE_PARTS_10
 from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce, mined_info_nce, top_k_mask
-from ..moco import gather_keys
+from ..moco import KeyQueue, gather_keys
 from .base import (
     ContrastiveMethod,
     EncoderWithHead,
@@ -101,6 +101,9 @@ class CrosScaleSGCLR(ContrastiveMethod):
 
     def component_inputs(self) -> dict[str, str]:
         return {"joint": "identity", "scale": "grouping:crosscale_parts10"}
+
+    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
+        return [(self.queue, self.encoder_k(im_k)), (self.queue_second, self.encoder_k_second(self.second_input(im_k)))]
 
     def cross_phase_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         # PARITY: the original's cross phase calls only the scale pair's momentum update.

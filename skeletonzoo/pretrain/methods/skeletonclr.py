@@ -23,7 +23,7 @@ from torch import nn
 from ...models import SkeletonEncoder
 from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce
-from ..moco import gather_keys
+from ..moco import KeyQueue, gather_keys
 from .base import ContrastiveMethod, MethodConfig, MethodOutput, build_encoder_with_head
 
 __all__ = ["SkeletonCLR", "SGCLR"]
@@ -53,6 +53,9 @@ class SkeletonCLR(ContrastiveMethod):
 
     def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
         return {"joint": (self.encoder_q.backbone, self.encoder_q.head)}
+
+    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
+        return [(self.queue, self.encoder_k(im_k))]
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
         """``views = (im_q, im_k)``."""
