@@ -37,7 +37,7 @@ from .features import extract_features
 from .manifest import PublishedWeights
 from .models import SkeletonEncoder
 from .models.ensemble import GroupedInputEncoder, StreamEnsemble, num_features_of
-from .registry import ModelInfo, get_spec, model_info
+from .registry import ModelInfo, get_spec, list_models, model_info
 from .skeleton.layouts import LAYOUTS, Layout, get_layout
 
 __all__ = ["load", "load_model", "embed"]
@@ -53,7 +53,9 @@ _TWO_D_LAYOUTS = {"coco17", "openpose18"}
 def _layout_of(model: nn.Module) -> Layout:
     layout: object = getattr(model, "layout", None)
     if not isinstance(layout, Layout):
-        raise TypeError(f"{type(model).__name__} has no `layout` (a skeletonzoo Layout); load models with skeletonzoo.load")
+        raise TypeError(
+            f"{type(model).__name__} has no `layout` (a skeletonzoo Layout); load models with skeletonzoo.load"
+        )
     return layout
 
 
@@ -317,11 +319,12 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
             return candidate
     expected = " or ".join(f"{c!r} (V={get_layout(c).num_joints})" for c in defaults)
     adaptable = [name for name, lay in LAYOUTS.items() if lay.num_joints == v and (name, target) in ADAPTERS]
-    hint = (
-        " or ".join(f'adapt with layout="{a}"' for a in adaptable) + f" or pick a {adaptable[0]} model"
-        if adaptable
-        else f"no known layout with V={v} has an adapter to {target!r}"
-    )
+    if adaptable:
+        hint = " or ".join(f'adapt with layout="{a}"' for a in adaptable)
+        takers = [a for a in adaptable if any(get_spec(n).input_layout == a for n in list_models())]
+        hint += f" or pick a {takers[0]} model (skeletonzoo list)" if takers else ""
+    else:
+        hint = f"no known layout with V={v} has an adapter to {target!r}"
     raise ValueError(f"input has V={v} joints but {_label(model)} expects layout {expected}; {hint}")
 
 

@@ -12,10 +12,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SHARED
 from zoo_helpers import make_checkpoint, training
 
+import skeletonzoo
 from skeletonzoo.exceptions import CheckpointError, ManifestError, UnknownModelError
 from skeletonzoo.manifest import (
     PACKAGED_MANIFEST,
@@ -316,7 +318,24 @@ def test_the_built_wheel_ships_and_reads_the_manifest(tmp_path):
     out = subprocess.run([sys.executable, "-c", _INSTALLED_CHECK, str(target)], cwd=tmp_path, env=run_env,
                          check=True, capture_output=True, text=True)  # fmt: skip
     assert json.loads(out.stdout) == {"names": len(list_models()), "features": 256, "metric": 76.8}
-    cli = subprocess.run([str(target / "bin" / "skeletonzoo"), "info", "msmclr-nwucla-xview"], cwd=tmp_path,
-                         env=run_env, capture_output=True, text=True)  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    assert "input layout  nwucla20 (adapted to ntu25)" in cli.stdout
+    script = str(target / "bin" / "skeletonzoo")
+    info = subprocess.run([script, "info", "msmclr-nwucla-xview"], cwd=tmp_path, env=run_env, capture_output=True,
+                          text=True)  # fmt: skip
+    assert info.returncode == 0, info.stderr
+    assert "input layout  nwucla20 (adapted to ntu25)" in info.stdout
+    # embed with a freshly trained checkpoint, as a user would before weights are published
+    make_checkpoint(tmp_path / "run.safetensors", "msmclr-nwucla-xview", seed=5)
+    clips = np.random.default_rng(0).normal(size=(2, 3, 15, 20, 1)).astype(np.float32)
+    np.save(tmp_path / "clips.npy", clips)
+    args = [
+        script,
+        "embed",
+        str(tmp_path / "run.safetensors"),
+        str(tmp_path / "clips.npy"),
+        "-o",
+        str(tmp_path / "f.npy"),
+    ]
+    embedded = subprocess.run(args, cwd=tmp_path, env=run_env, capture_output=True, text=True)
+    assert embedded.returncode == 0, embedded.stderr
+    expected = skeletonzoo.embed(str(tmp_path / "run.safetensors"), clips)
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, atol=1e-5)
