@@ -13,6 +13,7 @@ __all__ = [
     "DownloadError",
     "ManifestError",
     "DataFormatError",
+    "PrepareError",
 ]
 
 
@@ -75,3 +76,8 @@ class ManifestError(SkeletonZooError):
 
 class DataFormatError(SkeletonZooError, ValueError):
     """A data file is truncated or malformed (the message names the file and line)."""
+
+
+class PrepareError(SkeletonZooError):
+    """A dataset preparation cannot go on: the raw folder is incomplete (its counts differ from
+    the official ones), or the output folder holds another preparation."""

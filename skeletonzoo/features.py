@@ -75,8 +75,10 @@ def extract_features(
             starts = range(0, n, batch_size)
             for start in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
                 batch = positions[start : start + batch_size]
-                x = torch.as_tensor(np.asarray(batch) if not isinstance(batch, torch.Tensor) else batch)
-                x = x.to(device=device, dtype=torch.float32)
+                if isinstance(batch, torch.Tensor):
+                    x = batch.to(device=device, dtype=torch.float32)
+                else:  # copy: memory-mapped input is read-only
+                    x = torch.from_numpy(np.array(batch, dtype=np.float32)).to(device)
                 x = to_stream(x, stream, layout)
                 if transform is not None:
                     x = transform(x)

@@ -14,6 +14,12 @@ sha256 of every file, so a training run can record exactly which data it saw
 (:meth:`PreparedData.fingerprint`). ``meta.json`` is written last: a directory without it is
 an unfinished preparation, never mistaken for a complete one.
 
+Two writers: :func:`write_prepared` for splits held in memory, and :class:`PreparedWriter`
+for long, chunked preparations (``skeletonzoo prepare``) that must survive an interruption:
+it pre-allocates each split's positions as ``.S_position.npy.partial``, records which rows
+were written in ``.S_written.npy.partial`` and its progress in ``.prepare-journal.json``
+after every chunk, and refuses to finish while any row is unwritten.
+
 Nothing here is pickled.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +37,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..exceptions import DataFormatError
+from ..exceptions import DataFormatError, PrepareError
 
 __all__ = [
     "PREPARED_FORMAT",
@@ -39,6 +46,7 @@ __all__ = [
     "PreparedSplit",
     "PreparedData",
     "PreparedDataset",
+    "PreparedWriter",
     "write_prepared",
     "open_prepared",
     "read_prepared_meta",
@@ -158,7 +166,8 @@ def write_prepared(
 
         _atomic_write(root / files["position"], save_array(positions))
         _atomic_write(root / files["label"], save_array(labels))
-        _atomic_write(root / files["names"], lambda tmp: tmp.write_text("".join(f"{n}\n" for n in data.names)))
+        names = data.names
+        _atomic_write(root / files["names"], lambda tmp, names=names: tmp.write_text("".join(f"{n}\n" for n in names)))
         infos[split] = SplitInfo(
             num_samples=len(positions),
             shape=tuple(positions.shape),
@@ -281,7 +290,12 @@ def open_prepared(root: str | Path, split: str, *, mmap: bool = True) -> Prepare
 
 
 class PreparedDataset(torch.utils.data.Dataset):
-    """Map-style dataset: item ``i`` is ``(positions (C, T, V, M) float32 tensor, label int)``."""
+    """Map-style dataset: item ``i`` is ``(positions (C, T, V, M) float32 tensor, label int)``.
+
+    Works with any sampler (``DistributedSampler`` included). A memory-mapped ``positions``
+    is pickled as a reference to its file, not as its data, so DataLoader workers started by
+    ``spawn``/``forkserver`` re-open the map instead of receiving a copy of the array.
+    """
 
     def __init__(self, positions: np.ndarray, labels: np.ndarray) -> None:
         if len(positions) != len(labels):
@@ -294,3 +308,250 @@ class PreparedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return torch.from_numpy(np.array(self.positions[index], dtype=np.float32)), int(self.labels[index])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["positions"] = memmap_reference(self.positions)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["positions"] = resolve_memmap_reference(state["positions"])
+        self.__dict__.update(state)
+
+
+def memmap_reference(array: Any) -> Any:
+    """``array`` itself, or, for a memory map of a whole file, a small picklable reference to it."""
+    if isinstance(array, np.memmap) and getattr(array, "filename", None) and array.base is not None:
+        if isinstance(array.base, mmap.mmap) and array.flags.c_contiguous:
+            return ("skeletonzoo.memmap", str(array.filename), int(array.offset), array.dtype.str, array.shape)
+    return array
+
+
+def resolve_memmap_reference(ref: Any) -> Any:
+    """Inverse of :func:`memmap_reference`: re-open the memory map (read-only)."""
+    if isinstance(ref, tuple) and len(ref) == 5 and ref[0] == "skeletonzoo.memmap":
+        _, filename, offset, dtype, shape = ref
+        return np.memmap(filename, dtype=np.dtype(dtype), mode="r", offset=offset, shape=tuple(shape))
+    return ref
+
+
+JOURNAL = ".prepare-journal.json"
+JOURNAL_FORMAT = "skeletonzoo.prepare-journal/1"
+
+
+class _Journal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = JOURNAL_FORMAT
+    run_id: str
+    sample_shape: tuple[int, ...]
+    splits: dict[str, int]
+    progress: int = 0
+    finishing: bool = False
+
+
+class PreparedWriter:
+    """Resumable writer of one prepared directory, filled in chunks.
+
+    Typical use (what ``skeletonzoo prepare`` does)::
+
+        writer = PreparedWriter(root, {"train": (names, labels), ...}, (3, 50, 25, 2), run_id=plan_hash)
+        if not writer.complete:
+            for chunk in work[writer.progress:]:          # resume where the last run stopped
+                writer.write("train", rows, positions)    # any rows, any order
+                writer.commit(progress=...)               # flush, then record progress
+            writer.finish(dataset=..., benchmark=..., layout=..., num_classes=...)
+
+    ``run_id`` identifies the input and options (e.g. a hash of the sample list and the
+    preprocessing): an unfinished directory is only continued, and a finished one only
+    accepted as already done, by a run with the same id. Anything else raises
+    :class:`~skeletonzoo.exceptions.PrepareError` unless ``overwrite``.
+
+    Attributes:
+        complete: ``root`` already holds this run's finished output (nothing to do).
+        progress: The caller's progress value of the last :meth:`commit` (0 when new).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        splits: dict[str, tuple[list[str], np.ndarray]],
+        sample_shape: tuple[int, ...],
+        *,
+        run_id: str,
+        overwrite: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
+        self.sample_shape = tuple(sample_shape)
+        self.names = {s: list(n) for s, (n, _) in splits.items()}
+        self.labels = {s: np.asarray(y, dtype=np.int64) for s, (_, y) in splits.items()}
+        for split, names in self.names.items():
+            if len(names) != len(self.labels[split]):
+                raise ValueError(f"split {split!r}: {len(names)} names but {len(self.labels[split])} labels")
+            if any("\n" in name for name in names):
+                raise ValueError(f"split {split!r}: sample names must not contain newlines")
+        self.complete = False
+        self.progress = 0
+        self._positions: dict[str, np.memmap] = {}
+        self._written: dict[str, np.memmap] = {}
+        self._finishing = False
+        meta_path = self.root / "meta.json"
+        if meta_path.is_file():
+            meta = read_prepared_meta(self.root)
+            if meta.source.get("run_id") == run_id and not overwrite:
+                self.complete = True
+                return
+            if not overwrite:
+                raise PrepareError(
+                    f"{self.root} already holds a prepared dataset ({meta.dataset} {meta.benchmark}) made from "
+                    "other input or options; pass --overwrite (overwrite=True) to replace it, or choose another --out"
+                )
+            meta_path.unlink()
+        journal = self._read_journal()
+        if journal is not None and journal.run_id == run_id and not overwrite and self._reopen(journal):
+            self.progress = journal.progress
+            self._finishing = journal.finishing
+            return
+        if journal is not None and journal.run_id != run_id and not overwrite:
+            raise PrepareError(
+                f"{self.root} holds an unfinished preparation of other input or options; pass --overwrite "
+                "(overwrite=True) to discard it, or choose another --out"
+            )
+        self._create()
+
+    # -- state files ------------------------------------------------------------------
+    def _partial(self, split: str) -> Path:
+        return self.root / f".{split}_position.npy.partial"
+
+    def _bitmap(self, split: str) -> Path:
+        return self.root / f".{split}_written.npy.partial"
+
+    def _read_journal(self) -> _Journal | None:
+        path = self.root / JOURNAL
+        if not path.is_file():
+            return None
+        try:
+            return _Journal.model_validate(json.loads(path.read_text()))
+        except (ValidationError, json.JSONDecodeError):
+            return None
+
+    def _write_journal(self) -> None:
+        journal = _Journal(run_id=self.run_id, sample_shape=self.sample_shape,
+                           splits={s: len(n) for s, n in self.names.items()}, progress=self.progress,
+                           finishing=self._finishing)  # fmt: skip
+        _atomic_write(self.root / JOURNAL, lambda tmp: tmp.write_text(journal.model_dump_json() + "\n"))
+
+    def _reopen(self, journal: _Journal) -> bool:
+        """Re-open the partial files of a matching journal; ``False`` if they do not fit."""
+        if journal.sample_shape != self.sample_shape or journal.splits != {s: len(n) for s, n in self.names.items()}:
+            return False
+        try:
+            for split, names in self.names.items():
+                path = self._partial(split)
+                if not path.is_file() and journal.finishing:
+                    path = self.root / _split_files(split)["position"]  # renamed by the interrupted finish
+                positions = np.load(path, mmap_mode="r+", allow_pickle=False)
+                written = np.load(self._bitmap(split), mmap_mode="r+", allow_pickle=False)
+                if positions.shape != (len(names), *self.sample_shape) or written.shape != (len(names),):
+                    return False
+                self._positions[split], self._written[split] = positions, written
+        except (OSError, ValueError):
+            self._positions, self._written = {}, {}
+            return False
+        return True
+
+    def _create(self) -> None:
+        for path in [self.root / JOURNAL, *self.root.glob(".*.partial")]:
+            path.unlink(missing_ok=True)
+        for split, names in self.names.items():
+            n = len(names)
+            self._positions[split] = np.lib.format.open_memmap(
+                self._partial(split), mode="w+", dtype=np.float32, shape=(n, *self.sample_shape)
+            )
+            self._written[split] = np.lib.format.open_memmap(self._bitmap(split), mode="w+", dtype=np.bool_, shape=(n,))
+        self.progress = 0
+        self._write_journal()
+
+    # -- writing ----------------------------------------------------------------------
+    def write(self, split: str, rows: np.ndarray | list[int], positions: np.ndarray) -> None:
+        """Store ``positions`` ``(len(rows), *sample_shape)`` at ``rows`` of ``split``."""
+        if split not in self._positions:
+            raise KeyError(f"no split {split!r}; splits: {sorted(self._positions)}")
+        rows = np.asarray(rows, dtype=np.int64)
+        self._positions[split][rows] = positions
+        self._written[split][rows] = True
+
+    def commit(self, progress: int) -> None:
+        """Flush everything written so far to disk, then record ``progress`` in the journal."""
+        for split in self._positions:
+            self._positions[split].flush()
+            self._written[split].flush()
+        self.progress = int(progress)
+        self._write_journal()
+
+    def missing_rows(self, split: str) -> int:
+        """Rows of ``split`` not written yet."""
+        return int((~np.asarray(self._written[split])).sum())
+
+    def finish(
+        self,
+        *,
+        dataset: str,
+        benchmark: str,
+        layout: str,
+        num_classes: int,
+        class_names: list[str] | tuple[str, ...] = (),
+        preprocessing: dict[str, Any] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> PreparedMeta:
+        """Check every row was written, move the files into place and write ``meta.json`` last.
+
+        Raises:
+            PrepareError: some row was never written (the output would be short).
+        """
+        if self.complete:
+            return read_prepared_meta(self.root)
+        for split in self._positions:
+            missing = self.missing_rows(split)
+            if missing:
+                raise PrepareError(
+                    f"{self.root}: {missing} of {len(self.names[split])} samples of split {split!r} were never "
+                    "written; run the preparation again to complete it"
+                )
+        self._finishing = True
+        self.commit(self.progress)
+        infos = {}
+        for split, names in self.names.items():
+            files = _split_files(split)
+            self._positions[split].flush()
+            del self._positions[split]
+            if self._partial(split).is_file():
+                os.replace(self._partial(split), self.root / files["position"])
+            labels = self.labels[split]
+
+            def write_labels(tmp: Path, labels: np.ndarray = labels) -> None:
+                with open(tmp, "wb") as f:
+                    np.save(f, labels, allow_pickle=False)
+
+            _atomic_write(self.root / files["label"], write_labels)
+            _atomic_write(self.root / files["names"], lambda tmp, names=names: tmp.write_text(
+                "".join(f"{n}\n" for n in names)))  # fmt: skip
+            infos[split] = SplitInfo(
+                num_samples=len(names),
+                shape=(len(names), *self.sample_shape),
+                sha256={name: _sha256(self.root / name) for name in files.values()},
+            )
+        meta = PreparedMeta(
+            dataset=dataset, benchmark=benchmark, layout=layout, num_classes=num_classes,
+            class_names=list(class_names), preprocessing=preprocessing, splits=infos,
+            source={**(source or {}), "run_id": self.run_id},
+        )  # fmt: skip
+        _atomic_write(self.root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
+        for split in list(self._written):
+            del self._written[split]
+            self._bitmap(split).unlink(missing_ok=True)
+        (self.root / JOURNAL).unlink(missing_ok=True)
+        self.complete = True
+        return meta

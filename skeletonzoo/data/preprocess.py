@@ -82,12 +82,13 @@ def resize_time(x: torch.Tensor, lengths: torch.Tensor, num_frames: int) -> torc
     return out * (lengths > 0).to(x.dtype).view(n, 1, 1, 1, 1)
 
 
-def align_shoulders(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
+def align_shoulders(x: torch.Tensor, left: int, right: int, eps: float = 1e-4) -> torch.Tensor:
     """Rotate each frame about y so the shoulder vector is parallel to x.
 
     Args:
         x: ``(N, 3, T, V, M)`` with channels x, y, z.
         left, right: Shoulder joint indices; the vector is ``x[..., right, :] - x[..., left, :]``.
+        eps: Added to the vector's norm before the arccos.
 
     Returns:
         The rotated ``(N, 3, T, V, M)``.
@@ -95,7 +96,9 @@ def align_shoulders(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
     vec = x[:, :, :, right, :] - x[:, :, :, left, :]  # (N, 3, T, M)
     vx, vz = vec[:, 0], vec[:, 2]  # y zeroed: (N, T, M)
     norm = torch.sqrt(vx * vx + vz * vz)
-    angle = torch.arccos((vx / (norm + 1e-4)).clamp(-1.0, 1.0))
+    # PARITY: the original's 1e-4 keeps an already aligned frame turned by sqrt(2 eps / norm)
+    # radians (about 1.5 degrees for 0.3 m shoulders); kept, models were trained with it.
+    angle = torch.arccos((vx / (norm + eps)).clamp(-1.0, 1.0))
     # PARITY: one sign for the whole sequence (per person), from the sum of z over frames,
     # so frames whose z has the other sign are rotated the wrong way.
     sign = torch.where(vz.sum(dim=1, keepdim=True) >= 0, -1.0, 1.0).to(x.dtype)
@@ -133,10 +136,10 @@ class Preprocess(BaseModel):
     input_layout: str | None = None
     adapter_mode: Literal["interpolate", "copy"] = "interpolate"
     center_joint: int | None = None
-    num_frames: int = Field(50, ge=1)
+    num_frames: int = Field(default=50, ge=1)
     align: bool = True
     shoulders: tuple[int, int] | None = None
-    num_persons: int = Field(2, ge=1)
+    num_persons: int = Field(default=2, ge=1)
 
     def resolved_center(self) -> int:
         return self.center_joint if self.center_joint is not None else get_layout(self.layout).center

@@ -196,6 +196,10 @@ class SkeletonEncoder(nn.Module):
                 [nn.Parameter(torch.ones_like(self.A)) for _ in self.blocks]
             )
         self._fused: Any = None  # models._inference.FusedEncoder, built lazily
+        #: Precision of the ten blocks in :meth:`forward_maps` (``torch.bfloat16``: mixed precision
+        #: through ``torch.autocast``; ``None``: float32). The maps come back float32 either way,
+        #: so heads, attention and losses built on them stay float32. Not part of the weights.
+        self.compute_dtype: torch.dtype | None = None
 
     # ------------------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor) -> None:
@@ -238,6 +242,12 @@ class SkeletonEncoder(nn.Module):
             the batch as rows ``n*M + m``.
         """
         self.check_input(x)
+        if self.compute_dtype is not None and self.compute_dtype != torch.float32:
+            with torch.autocast(x.device.type, dtype=self.compute_dtype):
+                return self._blocks(x).float()
+        return self._blocks(x)
+
+    def _blocks(self, x: torch.Tensor) -> torch.Tensor:
         h = self.normalize_input(x)
         for index, block in enumerate(self.blocks):
             h = block(h, self.adjacency(index))

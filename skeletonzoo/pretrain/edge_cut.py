@@ -4,15 +4,22 @@ The original draws 0, 1 or 2 entries from the layout's edge list (self-links inc
 draw but skipped) once, when the model is built, and deletes **one direction** ``adj[i, j]`` of
 each drawn edge ``(i, j)`` before normalising (``shared/parity/SPEC.md`` §3.2). The realised
 graph is saved in the checkpoint.
+
+Both are defects against the paper's description of a *random* augmentation of the graph, and
+both have a corrected option (``MethodConfig``): ``edge_cut_both_directions`` deletes ``(j, i)``
+too, keeping the graph symmetric, and ``edge_cut_every_step`` draws new cuts before every key
+forward instead of once per run.
 """
 
 from __future__ import annotations
 
 import torch
 
+from ..models import SkeletonEncoder
+from ..skeleton.graph import build_adjacency
 from ..skeleton.layouts import get_layout
 
-__all__ = ["draw_edge_cuts"]
+__all__ = ["draw_edge_cuts", "set_removed_edges_", "cut_key_graph_"]
 
 
 def draw_edge_cuts(
@@ -46,3 +53,20 @@ def draw_edge_cuts(
         if both_directions:
             removed.append((j, i))
     return tuple(removed)
+
+
+def set_removed_edges_(encoder: SkeletonEncoder, removed: tuple[tuple[int, int], ...]) -> None:
+    """Rebuild ``encoder.A`` (and its config) with the directed entries ``removed`` deleted."""
+    cfg = encoder.config.model_copy(update={"removed_edges": removed})
+    adjacency = build_adjacency(cfg.layout, cfg.graph_strategy, cfg.max_hop, removed=removed)
+    encoder.config = cfg
+    encoder.A.copy_(torch.as_tensor(adjacency, dtype=encoder.A.dtype))
+
+
+def cut_key_graph_(
+    encoder: SkeletonEncoder, generator: torch.Generator, max_cuts: int = 2, both_directions: bool = False
+) -> tuple[tuple[int, int], ...]:
+    """Draw new cuts for a key encoder's graph and apply them; returns the removed entries."""
+    removed = draw_edge_cuts(encoder.config.layout, generator, max_cuts, both_directions)
+    set_removed_edges_(encoder, removed)
+    return removed

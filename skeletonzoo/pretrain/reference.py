@@ -64,11 +64,11 @@ def method_from_reference(
         q.queue.copy_(ref.buffers[f"queue{suffix}"])
         q.ptr.copy_(ref.buffers[f"queue_ptr{suffix}"])
         setattr(model, name, q)
+    model.generator = None
     if method in ("aimclr",):
         from .attention_drop import EnergyAttentionDrop
 
         model.drop = EnergyAttentionDrop(joint_q.A.sum(0), keep_prob=cfg.drop_keep_prob)
-        model.generator = None
     elif method == "msmclr":
         model.drop = None
     return model.to(torch.float32)

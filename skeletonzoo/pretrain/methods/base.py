@@ -45,6 +45,9 @@ class MethodConfig(BaseModel):
     )
     max_edge_cuts: int = Field(2, ge=0, description="SGCLR-family: edges cut in key graphs")
     edge_cut_both_directions: bool = Field(False, description="corrected edge cut (symmetric)")
+    edge_cut_every_step: bool = Field(
+        False, description="corrected edge cut: new random cuts before every key forward (the original draws once)"
+    )
     drop_keep_prob: float = Field(0.9, gt=0, le=1, description="AimCLR attention drop")
 
 

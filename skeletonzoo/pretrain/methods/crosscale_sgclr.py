@@ -37,7 +37,7 @@ from torch import nn
 from ...data.streams import motion
 from ...models import ScaleProjectionHead, SkeletonEncoder
 from ...skeleton.groupings import CROSSCALE_PARTS_10
-from ..edge_cut import draw_edge_cuts
+from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce, mined_info_nce, top_k_mask
 from ..moco import gather_keys
 from .base import (
@@ -47,7 +47,6 @@ from .base import (
     MethodOutput,
     build_encoder_with_head,
 )
-from .skeletonclr import _replace_graph
 
 __all__ = ["CrosScaleSGCLR", "CrosViewSGCLR"]
 
@@ -68,15 +67,17 @@ class CrosScaleSGCLR(ContrastiveMethod):
         if isinstance(self.encoder_k_second.head, ScaleProjectionHead):
             # PARITY: the key side shares its head the same way (k_scale.fc.2 is k.fc).
             self.encoder_k_second.head.shared = self.encoder_k.head
-        gen = generator if generator is not None else torch.default_generator
-        for key in (self.encoder_k, self.encoder_k_second):
-            removed = draw_edge_cuts(
-                key.backbone.config.layout, gen, config.max_edge_cuts, config.edge_cut_both_directions
-            )
-            _replace_graph(key.backbone, removed)
+        self._cut_key_graphs(generator)
         self.queue = self._make_queue(generator)
         self.queue_second = self._make_queue(generator)
         self._init_weights(generator)
+        #: Source of per-step randomness (edge cuts with ``edge_cut_every_step``); the trainer sets it.
+        self.generator: torch.Generator | None = None
+
+    def _cut_key_graphs(self, generator: torch.Generator | None) -> None:
+        gen = generator if generator is not None else torch.default_generator
+        for key in (self.encoder_k, self.encoder_k_second):
+            cut_key_graph_(key.backbone, gen, self.config.max_edge_cuts, self.config.edge_cut_both_directions)
 
     def _build_second(self) -> EncoderWithHead:
         enc = self.config.encoder.model_copy(update={"layout": "coarse10"})
@@ -113,6 +114,8 @@ class CrosScaleSGCLR(ContrastiveMethod):
         qs = self.encoder_q_second(self.second_input(im_q))
         with torch.no_grad():
             self.momentum_update(self.cross_phase_pairs() if mining else None)
+            if self.config.edge_cut_every_step:
+                self._cut_key_graphs(self.generator)
             k = self.encoder_k(im_k)
             ks = self.encoder_k_second(self.second_input(im_k))
         queue, queue_s = self.queue.queue.clone(), self.queue_second.queue.clone()

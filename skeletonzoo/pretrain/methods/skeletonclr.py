@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ...models import SkeletonEncoder
-from ..edge_cut import draw_edge_cuts
+from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce
 from ..moco import gather_keys
 from .base import ContrastiveMethod, MethodConfig, MethodOutput, build_encoder_with_head
@@ -42,6 +42,8 @@ class SkeletonCLR(ContrastiveMethod):
         self._cut_key_graph(generator)
         self.queue = self._make_queue(generator)
         self._init_weights(generator)
+        #: Source of per-step randomness (edge cuts with ``edge_cut_every_step``); the trainer sets it.
+        self.generator: torch.Generator | None = None
 
     def _cut_key_graph(self, generator: torch.Generator | None) -> None:
         """SkeletonCLR keeps the full graph; SGCLR overrides this."""
@@ -58,6 +60,8 @@ class SkeletonCLR(ContrastiveMethod):
         q = self.encoder_q(im_q)
         with torch.no_grad():
             self.momentum_update()
+            if self.config.edge_cut_every_step:
+                self._cut_key_graph(self.generator)
             k = self.encoder_k(im_k)
         # clone: the enqueue below writes the queue in place, and autograd keeps it for q's grad
         logits = contrastive_logits(q, k, self.queue.queue.clone(), self.config.temperature)
@@ -66,30 +70,20 @@ class SkeletonCLR(ContrastiveMethod):
         return MethodOutput(loss, {"infonce": loss.detach()}, {"logits": logits.detach()})
 
 
-def _replace_graph(encoder: SkeletonEncoder, removed: tuple[tuple[int, int], ...]) -> None:
-    """Rebuild ``encoder.A`` (and its config) with the given directed entries deleted."""
-    from ...skeleton.graph import build_adjacency
-
-    cfg = encoder.config.model_copy(update={"removed_edges": removed})
-    adjacency = build_adjacency(cfg.layout, cfg.graph_strategy, cfg.max_hop, removed=removed)
-    encoder.config = cfg
-    encoder.A.copy_(torch.as_tensor(adjacency, dtype=encoder.A.dtype))
-
-
 class SGCLR(SkeletonCLR):
     """SkeletonCLR whose key encoder sees a randomly edge-cut graph.
 
     # PARITY: the cut is drawn once at construction and deletes one direction of each edge
-    # (``edge_cut_both_directions=True`` cuts both).
+    # (``edge_cut_both_directions=True`` cuts both; ``edge_cut_every_step=True`` redraws it
+    # before every key forward).
     """
 
     name = "sgclr"
 
     def _cut_key_graph(self, generator: torch.Generator | None) -> None:
-        removed = draw_edge_cuts(
-            self.config.encoder.layout,
+        cut_key_graph_(
+            self.encoder_k.backbone,
             generator if generator is not None else torch.default_generator,
             self.config.max_edge_cuts,
             self.config.edge_cut_both_directions,
         )
-        _replace_graph(self.encoder_k.backbone, removed)

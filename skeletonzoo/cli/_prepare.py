@@ -1,0 +1,83 @@
+"""``skeletonzoo prepare``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _summary(out: object, meta: object) -> str:
+    from ..data.prepared import PreparedMeta
+
+    assert isinstance(meta, PreparedMeta)
+    splits = ", ".join(f"{s} {i.num_samples:,} {tuple(i.shape[1:])}" for s, i in meta.splits.items())
+    return f"{out}: {meta.dataset} {meta.benchmark}: {splits}\n  counts: {meta.source.get('count_check', '-')}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..data import prepare as p
+
+    raw = args.raw
+    if args.dataset == "nwucla":
+        if len(raw) != 1:
+            raise ValueError("nwucla takes one --raw: nwucla.npz or a folder of the per-clip JSON files")
+        meta = p.prepare_nwucla_dataset(raw[0], args.out, overwrite=args.overwrite)
+        print(_summary(args.out, meta))
+        return 0
+    if args.dataset == "original":
+        if len(raw) != 1 or not args.as_dataset or not args.benchmark or len(args.benchmark) != 1:
+            raise ValueError("original takes one --raw folder, --as DATASET and one --benchmark")
+        from ..data.splits import ntu_class_names
+
+        names = ntu_class_names(args.as_dataset) if args.as_dataset in ("ntu60", "ntu120") else ()
+        num_classes = {"ntu60": 60, "ntu120": 120}.get(args.as_dataset, args.num_classes)
+        if num_classes is None:
+            raise ValueError(f"--num-classes is needed for --as {args.as_dataset}")
+        meta = p.prepare_original(raw[0], args.out, dataset=args.as_dataset, benchmark=args.benchmark[0],
+                                  num_classes=num_classes, class_names=names, overwrite=args.overwrite)  # fmt: skip
+        print(_summary(args.out, meta))
+        return 0
+    if args.dataset in ("ntu60", "ntu120"):
+        plan = p.plan_ntu(raw, args.dataset, args.benchmark)
+    else:
+        plan = p.plan_pkummd(raw, 1 if args.dataset == "pkummd" else 2, args.benchmark)
+    verdicts = p.check_counts(plan, allow_incomplete=args.allow_incomplete)
+    outs = p.output_dirs(args.out, plan.benchmarks)
+    metas = p.run_plan(plan, outs, workers=args.workers, batch_size=args.batch_size, overwrite=args.overwrite,
+                       verdicts=verdicts)  # fmt: skip
+    for b, meta in metas.items():
+        print(_summary(outs[b], meta))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..data.prepare import DATASETS
+
+    p = sub.add_parser(
+        "prepare",
+        help="prepare a raw skeleton dataset (NTU RGB+D, PKU-MMD, NW-UCLA) for training and evaluation",
+        description="Read the raw files, normalise them exactly like the original research pipeline "
+        "(centre, resize to 50 frames, align the shoulders) and write every split of the benchmark as "
+        "memory-mapped (N, 3, 50, V, M) float32 arrays with labels, names and meta.json. An interrupted "
+        "run continues where it stopped when started again with the same arguments. See docs/data.md.",
+    )
+    p.add_argument("dataset", choices=[*DATASETS, "original"],
+                   help="ntu60 / ntu120 (.skeleton files), pkummd / pkummd2 (PKU-MMD phase I / II), nwucla "
+                   "(nwucla.npz or the per-clip JSON folder), original (the original pipeline's "
+                   "{train,val}_{position,data}.npy + _label.pkl)")  # fmt: skip
+    p.add_argument("--raw", action="append", required=True, metavar="PATH",
+                   help="raw data folder (searched recursively; repeat for NTU-120's two archives) "
+                   "or file")  # fmt: skip
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output: the prepared directory when one benchmark is prepared, else "
+                   "DIR/<benchmark>/")  # fmt: skip
+    p.add_argument("--benchmark", action="append", metavar="NAME",
+                   help="xsub, xview (NTU-60, PKU-MMD), xset (NTU-120); repeatable; default: all of "
+                   "the dataset's")  # fmt: skip
+    p.add_argument("--workers", type=int, default=None, help="parsing processes (default: the CPU count)")
+    p.add_argument("--batch-size", type=int, default=256, help="clips per normalisation batch and progress record")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="prepare a raw folder whose sample counts differ from the official ones")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace another preparation found in --out")
+    p.add_argument("--as", dest="as_dataset", metavar="DATASET", help="original: the dataset the files hold")
+    p.add_argument("--num-classes", type=int, help="original: classes, for datasets other than ntu60/ntu120")
+    p.set_defaults(handler=_run)

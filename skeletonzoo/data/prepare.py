@@ -1,0 +1,565 @@
+"""``skeletonzoo prepare``: raw dataset files to prepared directories, resumably.
+
+The pipeline is the original's (``shared/specs/data-pipeline.md``): stage 1 reads each clip
+(x, y, z of the first two bodies, zero-padded; at most 300 frames), stage 2 is
+:class:`~skeletonzoo.data.preprocess.Preprocess` (centre, resize to 50 frames, align), and
+every split of every requested benchmark is written as a prepared directory
+(:mod:`skeletonzoo.data.prepared`).
+
+How it runs: a *plan* lists every sample (name, label, split per benchmark) and the *jobs*
+that read them (one NTU file, or one PKU-MMD video and its clips). Jobs are parsed in worker
+processes (``workers``; parsing dominates the cost), stage 2 runs in the main process on
+batches of ``batch_size`` clips as torch operations, and each batch is written to every
+benchmark's output with :class:`~skeletonzoo.data.prepared.PreparedWriter`, which records
+its progress after every batch. A run that is interrupted continues where it stopped when
+started again with the same input and options; the output is only declared complete
+(``meta.json``) once every row is written. Before any work the sample counts are checked
+against the official ones (:func:`~skeletonzoo.data.splits.ntu_official_counts`): a raw
+folder that is incomplete stops the run unless ``allow_incomplete``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..exceptions import DataFormatError, PrepareError
+from .ntu import read_ntu_skeleton
+from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
+from .original import open_original
+from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
+from .prepared import PreparedMeta, PreparedWriter, _sha256, read_prepared_meta, write_prepared
+from .preprocess import Preprocess
+from .splits import (
+    NTU_BENCHMARKS,
+    OfficialCounts,
+    missing_skeletons,
+    ntu_class_names,
+    ntu_in_dataset,
+    ntu_official_counts,
+    ntu_split,
+    parse_ntu_name,
+)
+
+__all__ = [
+    "MAX_FRAMES",
+    "DATASETS",
+    "Job",
+    "Plan",
+    "plan_ntu",
+    "plan_pkummd",
+    "check_counts",
+    "run_plan",
+    "output_dirs",
+    "prepare_ntu",
+    "prepare_pkummd",
+    "prepare_nwucla_dataset",
+    "prepare_original",
+]
+
+MAX_FRAMES = 300  # stage 1 pads (and truncates) every clip to 300 frames
+DATASETS = ("ntu60", "ntu120", "pkummd", "pkummd2", "nwucla")
+_PKU_PHASES = {"pkummd": 1, "pkummd2": 2}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of parsing work: a file and the clips cut from it.
+
+    Attributes:
+        reader: ``"ntu"`` (the whole file is one clip) or ``"pku"`` (clips ``ranges``).
+        path: The skeleton file.
+        ranges: PKU-MMD ``(start, end)`` frame ranges, one per clip.
+        label_path, lines: Where each range is defined (for error messages).
+    """
+
+    reader: str
+    path: str
+    ranges: tuple[tuple[int, int], ...] = ()
+    label_path: str = ""
+    lines: tuple[int, ...] = ()
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.ranges) if self.reader == "pku" else 1
+
+
+def load_job(job: Job) -> list[np.ndarray]:
+    """Stage 1 of a job: its clips as float32 ``(3, T <= 300, 25, 2)`` arrays."""
+    if job.reader == "ntu":
+        return [read_ntu_skeleton(job.path)[:, :MAX_FRAMES]]
+    video = read_pku_skeleton(job.path)
+    clips = []
+    for (start, end), line in zip(job.ranges, job.lines):
+        if start >= video.shape[1]:
+            raise DataFormatError(
+                f"{job.label_path}, line {line}: action starts at frame {start} but {Path(job.path).name} has "
+                f"{video.shape[1]} frames"
+            )
+        # PARITY: frames[start:end] like the community scripts (an end past the video is cut)
+        clips.append(np.ascontiguousarray(video[:, start:end][:, :MAX_FRAMES]))
+    return clips
+
+
+@dataclass
+class Plan:
+    """Everything a preparation will do, known before any file is parsed.
+
+    Attributes:
+        dataset: ``"ntu60"``, ``"ntu120"``, ``"pkummd"`` or ``"pkummd2"``.
+        jobs: Parsing work, in sample order.
+        names, labels: One per sample, in job order.
+        splits: ``{benchmark: split of each sample}`` (``None``: not in that benchmark).
+        official: ``{benchmark: counts}`` to check against.
+        preprocess: Stage 2.
+        class_names, num_classes, layout: Recorded in ``meta.json``.
+        source: Facts about the raw input (recorded in ``meta.json``).
+        sizes: Byte size of each job's files (part of the run id).
+    """
+
+    dataset: str
+    jobs: list[Job]
+    names: list[str]
+    labels: np.ndarray
+    splits: dict[str, list[str | None]]
+    official: dict[str, OfficialCounts]
+    preprocess: Preprocess
+    class_names: tuple[str, ...]
+    num_classes: int
+    layout: str = "ntu25"
+    source: dict[str, Any] = field(default_factory=dict)
+    sizes: list[int] = field(default_factory=list)
+
+    @property
+    def benchmarks(self) -> list[str]:
+        return list(self.splits)
+
+    def counts(self, benchmark: str) -> dict[str, int]:
+        """Samples per split of ``benchmark``."""
+        out: dict[str, int] = {}
+        for split in self.splits[benchmark]:
+            if split is not None:
+                out[split] = out.get(split, 0) + 1
+        return dict(sorted(out.items(), reverse=True))  # train before test
+
+    def run_id(self, benchmark: str) -> str:
+        """Hash of the input and options of ``benchmark``'s output (what resuming must match)."""
+        digest = hashlib.sha256()
+        head = {"dataset": self.dataset, "benchmark": benchmark, "preprocess": self.preprocess.to_dict(),
+                "max_frames": MAX_FRAMES, "format": 1}  # fmt: skip
+        digest.update(json.dumps(head, sort_keys=True).encode())
+        for name, label, split in zip(self.names, self.labels.tolist(), self.splits[benchmark]):
+            digest.update(f"{name}\t{label}\t{split}\n".encode())
+        # file names, not paths: the same raw files reached by another path are the same input
+        digest.update(json.dumps([(Path(j.path).name, j.ranges) for j in self.jobs]).encode())
+        digest.update(json.dumps(self.sizes).encode())
+        return digest.hexdigest()
+
+
+def _paths(raw: str | Path | Sequence[str | Path]) -> list[Path]:
+    roots = [Path(raw)] if isinstance(raw, (str, Path)) else [Path(r) for r in raw]
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"raw data folder {root} does not exist")
+    return roots
+
+
+def plan_ntu(
+    raw: str | Path | Sequence[str | Path],
+    dataset: str,
+    benchmarks: Sequence[str] | None = None,
+    *,
+    preprocess: Preprocess | None = None,
+) -> Plan:
+    """Plan an NTU RGB+D preparation from the ``.skeleton`` files under ``raw`` (searched
+    recursively; NTU-120's two archives may be two folders). Samples on the official
+    missing-skeleton list are skipped; for ``ntu60`` only setups 1-17 are used."""
+    if dataset not in NTU_BENCHMARKS:
+        raise ValueError(f"unknown NTU dataset {dataset!r}; use one of {sorted(NTU_BENCHMARKS)}")
+    benchmarks = list(dict.fromkeys(benchmarks or NTU_BENCHMARKS[dataset]))
+    for b in benchmarks:
+        if b not in NTU_BENCHMARKS[dataset]:
+            raise ValueError(f"{dataset} has benchmarks {NTU_BENCHMARKS[dataset]}, not {b!r}")
+    roots = _paths(raw)
+    missing = missing_skeletons(dataset)
+    found: dict[str, Path] = {}
+    skipped = other = 0
+    for root in roots:
+        for path in sorted(root.rglob("*.skeleton")):
+            sample = parse_ntu_name(path.name)
+            if not ntu_in_dataset(sample, dataset):
+                other += 1
+                continue
+            if sample.name in found:
+                raise PrepareError(f"sample {sample.name} found twice: {found[sample.name]} and {path}")
+            if sample.name in missing:
+                skipped += 1
+                continue
+            found[sample.name] = path
+    if not found:
+        raise PrepareError(f"no {dataset} .skeleton files under {', '.join(map(str, roots))}")
+    names = sorted(found)
+    samples = [parse_ntu_name(n) for n in names]
+    jobs = [Job("ntu", str(found[n])) for n in names]
+    return Plan(
+        dataset=dataset,
+        jobs=jobs,
+        names=names,
+        labels=np.array([s.label for s in samples], dtype=np.int64),
+        splits={b: [ntu_split(s, dataset, b) for s in samples] for b in benchmarks},
+        official={b: ntu_official_counts(dataset, b) for b in benchmarks},
+        preprocess=preprocess or Preprocess(),
+        class_names=ntu_class_names(dataset),
+        num_classes=60 if dataset == "ntu60" else 120,
+        source={
+            "raw": [str(r) for r in roots],
+            "skeleton_files": len(found) + skipped,
+            "skipped_missing_skeletons": skipped,
+            "ignored_other_dataset": other,
+        },
+        sizes=[found[n].stat().st_size for n in names],
+    )
+
+
+def plan_pkummd(
+    raw: str | Path | Sequence[str | Path],
+    phase: int = 1,
+    benchmarks: Sequence[str] | None = None,
+    *,
+    preprocess: Preprocess | None = None,
+) -> Plan:
+    """Plan a PKU-MMD preparation: every action of every video in the split files is a clip."""
+    roots = _paths(raw)
+    files = find_pku_files(roots, phase)
+    benchmarks = list(dict.fromkeys(benchmarks or [b for b in PKU_BENCHMARKS if b in files.split_files]))
+    parts = {}
+    for b in benchmarks:
+        if b not in files.split_files:
+            raise PrepareError(f"PKU-MMD phase {phase}: no split file for {b!r} under {', '.join(map(str, roots))}")
+        parts[b] = read_pku_split(files.split_files[b])
+    videos = sorted({v for p in parts.values() for vs in p.values() for v in vs})
+    absent = [v for v in videos if not (files.skeleton_dir / f"{v}.txt").is_file()
+              or not (files.label_dir / f"{v}.txt").is_file()]  # fmt: skip
+    if absent:
+        raise PrepareError(
+            f"{len(absent)} of the {len(videos)} videos in the split files have no skeleton or label file in "
+            f"{files.skeleton_dir} / {files.label_dir}, e.g. {absent[:3]}; extract the archives completely"
+        )
+    split_of = {b: {v: s for s, vs in p.items() for v in vs} for b, p in parts.items()}
+    jobs, names, labels, sizes = [], [], [], []
+    splits: dict[str, list[str | None]] = {b: [] for b in benchmarks}
+    for video in videos:
+        label_path = files.label_dir / f"{video}.txt"
+        actions = read_pku_labels(label_path)
+        skeleton = files.skeleton_dir / f"{video}.txt"
+        jobs.append(Job("pku", str(skeleton), tuple((a.start, a.end) for a in actions), str(label_path),
+                        tuple(a.line for a in actions)))  # fmt: skip
+        sizes.append(skeleton.stat().st_size + label_path.stat().st_size)
+        for k, action in enumerate(actions):
+            names.append(f"{video}_{k}")
+            labels.append(action.label)
+            for b in benchmarks:
+                splits[b].append(split_of[b].get(video))
+    dataset = "pkummd" if phase == 1 else "pkummd2"
+    source = f"PKU-MMD phase {phase}: every action of every video listed in the split files"
+    return Plan(
+        dataset=dataset,
+        jobs=jobs,
+        names=names,
+        labels=np.array(labels, dtype=np.int64),
+        splits=splits,
+        official={b: OfficialCounts(None, {}, source) for b in benchmarks},
+        preprocess=preprocess or Preprocess(),
+        class_names=(),
+        num_classes=PKU_NUM_CLASSES,
+        source={
+            "raw": [str(r) for r in roots],
+            "phase": phase,
+            "videos": len(videos),
+            "split_files": {b: str(files.split_files[b]) for b in benchmarks},
+        },
+        sizes=sizes,
+    )
+
+
+def check_counts(plan: Plan, *, allow_incomplete: bool = False) -> dict[str, str]:
+    """Compare the plan's sample counts with the official ones.
+
+    Returns:
+        ``{benchmark: one-line verdict}``.
+
+    Raises:
+        PrepareError: a count differs and ``allow_incomplete`` is false.
+    """
+    verdicts = {}
+    for b in plan.benchmarks:
+        counts = plan.counts(b)
+        total = sum(counts.values())
+        official = plan.official[b]
+        found = f"{total:,} samples (" + ", ".join(f"{s} {n:,}" for s, n in counts.items()) + ")"
+        wrong = []
+        if official.total is not None and total != official.total:
+            wrong.append(f"total {total:,} != official {official.total:,}")
+        wrong += [f"{s} {counts.get(s, 0):,} != official {n:,}" for s, n in official.splits.items()
+                  if counts.get(s, 0) != n]  # fmt: skip
+        if not wrong:
+            checked = "official total and splits" if official.splits else "official total"
+            verdicts[b] = (f"{found}: matches the {checked} ({official.source})" if official.total is not None
+                           else f"{found}; no official count to check ({official.source})")  # fmt: skip
+        elif allow_incomplete:
+            verdicts[b] = f"{found}: INCOMPLETE, " + "; ".join(wrong) + " (allowed by --allow-incomplete)"
+        else:
+            raise PrepareError(
+                f"{plan.dataset} {b}: found {found} but " + "; ".join(wrong) + f" ({official.source}). The raw "
+                "folder is incomplete: extract every archive of the dataset under --raw, or pass "
+                "--allow-incomplete to prepare only what is there"
+            )
+    return verdicts
+
+
+def output_dirs(out: str | Path, benchmarks: Sequence[str]) -> dict[str, Path]:
+    """Where each benchmark goes: ``out`` itself for one benchmark, ``out/{benchmark}`` for several."""
+    out = Path(out)
+    return {benchmarks[0]: out} if len(benchmarks) == 1 else {b: out / b for b in benchmarks}
+
+
+def _stage1_batch(clips: list[np.ndarray]) -> torch.Tensor:
+    """Zero-pad clips ``(3, T_i, 25, 2)`` into ``(N, 3, max T_i, 25, 2)``."""
+    t = max(1, max(c.shape[1] for c in clips))
+    out = np.zeros((len(clips), *clips[0].shape[:1], t, *clips[0].shape[2:]), dtype=np.float32)
+    for i, clip in enumerate(clips):
+        out[i, :, : clip.shape[1]] = clip
+    return torch.from_numpy(out)
+
+
+def _parsed(jobs: list[Job], workers: int) -> Iterator[list[np.ndarray]]:
+    if workers <= 1:
+        yield from map(load_job, jobs)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    # fork: workers only parse with numpy, and start without re-importing the package
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(load_job, jobs, chunksize=4)
+
+
+def run_plan(
+    plan: Plan,
+    outs: dict[str, Path],
+    *,
+    workers: int | None = None,
+    batch_size: int = 256,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    verdicts: dict[str, str] | None = None,
+) -> dict[str, PreparedMeta]:
+    """Execute ``plan``, writing benchmark ``b`` to ``outs[b]``; resumes an interrupted run.
+
+    Args:
+        plan: From :func:`plan_ntu` / :func:`plan_pkummd`.
+        outs: Output directory per benchmark (see :func:`output_dirs`).
+        workers: Parsing processes (default: the CPU count; 1 parses in this process).
+        batch_size: Clips per stage-2 batch and per progress record.
+        overwrite: Replace a finished or unfinished preparation of other input in ``outs``.
+        progress: Show a progress bar (default: when stderr is a terminal).
+        verdicts: The count check of each benchmark, recorded in ``meta.json``.
+
+    Returns:
+        ``{benchmark: metadata written}``.
+    """
+    workers = workers or os.cpu_count() or 1
+    sample_shape = (3, plan.preprocess.num_frames, 25, plan.preprocess.num_persons)
+    rows: dict[str, dict[str, np.ndarray]] = {}  # benchmark -> split -> row of each sample (-1: elsewhere)
+    writers = {}
+    for b, out in outs.items():
+        split_of = np.array([s or "" for s in plan.splits[b]])
+        rows[b] = {}
+        parts = {}
+        for split in plan.counts(b):
+            mask = split_of == split
+            rows[b][split] = np.where(mask, np.cumsum(mask) - 1, -1)
+            parts[split] = ([n for n, m in zip(plan.names, mask) if m], plan.labels[mask])
+        writers[b] = PreparedWriter(out, parts, sample_shape, run_id=plan.run_id(b), overwrite=overwrite)
+    active = [b for b in writers if not writers[b].complete]
+    starts = np.concatenate([[0], np.cumsum([j.num_samples for j in plan.jobs])])
+    first = min((writers[b].progress for b in active), default=len(plan.jobs))
+    total = int(starts[-1])
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=total, initial=int(starts[first]), unit="clip", desc=f"prepare {plan.dataset}",
+               disable=not show or not active, smoothing=0.05)  # fmt: skip
+    pending: list[np.ndarray] = []
+    done = first
+    batch_start = int(starts[first])
+
+    def flush(jobs_done: int) -> None:
+        nonlocal pending, batch_start
+        if pending:
+            with torch.inference_mode():
+                y = plan.preprocess(_stage1_batch(pending)).numpy()
+            index = np.arange(batch_start, batch_start + len(pending))
+            for b in active:
+                for split, row in rows[b].items():
+                    r = row[index]
+                    keep = r >= 0
+                    if keep.any():
+                        writers[b].write(split, r[keep], y[keep])
+            bar.update(len(pending))
+            batch_start += len(pending)
+            pending = []
+        for b in active:
+            if writers[b].progress < jobs_done:
+                writers[b].commit(jobs_done)
+
+    try:
+        for clips in _parsed(plan.jobs[first:], workers) if active else iter(()):
+            pending.extend(clips)
+            done += 1
+            if len(pending) >= batch_size:
+                flush(done)
+        flush(done)
+    finally:
+        bar.close()
+    metas = {}
+    for b, writer in writers.items():
+        source = {**plan.source, "count_check": (verdicts or {}).get(b, "not checked"),
+                  "max_frames": MAX_FRAMES}  # fmt: skip
+        metas[b] = writer.finish(
+            dataset=plan.dataset, benchmark=b, layout=plan.layout, num_classes=plan.num_classes,
+            class_names=plan.class_names, preprocessing=plan.preprocess.to_dict(), source=source,
+        )  # fmt: skip
+    return metas
+
+
+def prepare_ntu(
+    raw: str | Path | Sequence[str | Path],
+    out: str | Path,
+    dataset: str,
+    benchmarks: Sequence[str] | None = None,
+    *,
+    workers: int | None = None,
+    batch_size: int = 256,
+    allow_incomplete: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> dict[str, PreparedMeta]:
+    """Prepare NTU RGB+D 60 or 120: plan, check the counts, run (see the module docstring)."""
+    plan = plan_ntu(raw, dataset, benchmarks)
+    verdicts = check_counts(plan, allow_incomplete=allow_incomplete)
+    return run_plan(plan, output_dirs(out, plan.benchmarks), workers=workers, batch_size=batch_size,
+                    overwrite=overwrite, progress=progress, verdicts=verdicts)  # fmt: skip
+
+
+def prepare_pkummd(
+    raw: str | Path | Sequence[str | Path],
+    out: str | Path,
+    phase: int = 1,
+    benchmarks: Sequence[str] | None = None,
+    *,
+    workers: int | None = None,
+    batch_size: int = 256,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> dict[str, PreparedMeta]:
+    """Prepare PKU-MMD phase 1 or 2 (``xsub`` and ``xview`` where split files exist)."""
+    plan = plan_pkummd(raw, phase, benchmarks)
+    verdicts = check_counts(plan)
+    return run_plan(plan, output_dirs(out, plan.benchmarks), workers=workers, batch_size=batch_size,
+                    overwrite=overwrite, progress=progress, verdicts=verdicts)  # fmt: skip
+
+
+def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool = False) -> PreparedMeta:
+    """Prepare NW-UCLA's cross-view protocol (train: views 1-2, test: view 3) into ``out``.
+
+    Args:
+        raw: ``nwucla.npz`` or a folder of the per-clip JSON files.
+        out: The prepared directory.
+
+    The positions are exactly ``prepare_nwucla(read_nwucla_npz(raw))`` (or of the JSON reader).
+    """
+    raw, out = Path(raw), Path(out)
+    if raw.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(raw.glob("*.json")):
+            digest.update(f"{file.name}\t{_sha256(file)}\n".encode())
+        source: dict[str, Any] = {
+            "raw": str(raw), "kind": "json-folder", "sha256": digest.hexdigest(),
+            "sha256_of": "lines '<file name>\\t<sha256>\\n' of the sorted *.json files",
+        }  # fmt: skip
+    else:
+        source = {"raw": str(raw), "kind": "npz", "sha256": _sha256(raw)}
+    if (out / "meta.json").is_file() and not overwrite:
+        meta = read_prepared_meta(out)
+        if (meta.dataset, meta.source.get("sha256"), meta.preprocessing) == (
+            "nwucla", source["sha256"], NWUCLA_PREPROCESS.to_dict()
+        ):
+            return meta  # this input, already prepared
+        raise PrepareError(f"{out} already holds a prepared dataset ({meta.dataset} {meta.benchmark}) of other "
+                           "input; pass --overwrite to replace it, or choose another --out")  # fmt: skip
+    clips = read_nwucla_json_dir(raw) if raw.is_dir() else read_nwucla_npz(raw)
+    splits = prepare_nwucla(clips, NWUCLA_PREPROCESS)
+    source["count_check"] = ", ".join(f"{s} {len(p.labels):,}" for s, p in splits.items()) + (
+        " clips: the cross-view protocol of the README (train 1,020, test 464)"
+        if {s: len(p.labels) for s, p in splits.items()} == {"train": 1020, "test": 464}
+        else " clips (the full release has train 1,020, test 464)"
+    )
+    return write_prepared(out, splits, dataset="nwucla", benchmark="xview", layout=NWUCLA_PREPROCESS.layout,
+                          num_classes=len(NWUCLA_CLASSES), class_names=clips.class_names,
+                          preprocessing=NWUCLA_PREPROCESS.to_dict(), source=source)  # fmt: skip
+
+
+def prepare_original(
+    raw: str | Path,
+    out: str | Path,
+    *,
+    dataset: str,
+    benchmark: str,
+    num_classes: int,
+    class_names: Sequence[str] = (),
+    batch_size: int = 1024,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> PreparedMeta:
+    """Convert the original pipeline's ``{train,val}_{position,data}.npy`` + ``_label.pkl`` to a
+    prepared directory (``val`` becomes ``test``). ``*_data.npy`` (stage 1) is normalised with
+    :class:`Preprocess`; ``*_position.npy`` (stage 2) is copied as it is."""
+    raw, out = Path(raw), Path(out)
+    parts = {split: open_original(raw, split) for split in ("train", "test")}
+    preprocess = Preprocess()
+    shapes = {p.positions.shape[1:] if p.normalised else (3, preprocess.num_frames, *p.positions.shape[3:])
+              for p in parts.values()}  # fmt: skip
+    if len(shapes) != 1:
+        raise DataFormatError(f"{raw}: train and val arrays have different sample shapes {sorted(shapes)}")
+    (sample_shape,) = shapes
+    run = hashlib.sha256(json.dumps(
+        {s: [p.path.name, p.path.stat().st_size, p.names, p.labels.tolist()] for s, p in parts.items()}
+    ).encode()).hexdigest()  # fmt: skip
+    writer = PreparedWriter(out, {s: (p.names, p.labels) for s, p in parts.items()}, sample_shape, run_id=run,
+                            overwrite=overwrite)  # fmt: skip
+    if not writer.complete:
+        order = [(s, i) for s, p in parts.items() for i in range(0, len(p), batch_size)]
+        show = sys.stderr.isatty() if progress is None else progress
+        for k in tqdm(range(writer.progress, len(order)), desc="convert", disable=not show):
+            split, start = order[k]
+            part = parts[split]
+            x = np.array(part.positions[start : start + batch_size], dtype=np.float32)
+            if not part.normalised:
+                with torch.inference_mode():
+                    x = preprocess(torch.from_numpy(x)).numpy()
+            writer.write(split, np.arange(start, start + len(x)), x)
+            writer.commit(k + 1)
+    source = {"raw": str(raw), "files": {s: p.path.name for s, p in parts.items()}}
+    return writer.finish(
+        dataset=dataset, benchmark=benchmark, layout="ntu25", num_classes=num_classes, class_names=list(class_names),
+        preprocessing=preprocess.to_dict(), source=source,
+    )  # fmt: skip

@@ -1,0 +1,65 @@
+"""Facts about the machine and the code a run used, for model cards and manifest entries."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+from .._version import __version__
+
+__all__ = ["hardware", "software", "git_commit"]
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(device: torch.device | str | None = None, world_size: int = 1) -> str:
+    """One line: CPU (cores, threads) or GPU model, and the number of processes."""
+    device = torch.device(device or "cpu")
+    if device.type == "cuda":
+        what = f"{world_size} x {torch.cuda.get_device_name(device)}"
+    else:
+        what = f"{_cpu_name()}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads"
+        if world_size > 1:
+            what += f", {world_size} processes"
+    return what
+
+
+def git_commit(path: Path | None = None) -> str | None:
+    """The commit of the checkout the package runs from (``+dirty`` when modified), if any."""
+    root = path or Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=normal"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def software() -> dict[str, str | None]:
+    """Versions of what computed the run."""
+    return {
+        "skeletonzoo": __version__,
+        "git_commit": git_commit(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }

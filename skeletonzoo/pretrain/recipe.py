@@ -1,0 +1,243 @@
+"""Pretraining recipes: YAML files validated by pydantic, one per zoo entry.
+
+A recipe is everything a run needs besides the data path: the method and its
+hyper-parameters, the augmentations, the optimiser and schedule, batch size, precision,
+seed, checkpointing and what to export. Recipes live in ``pretrain/recipes/*.yaml``; the
+file name is the zoo model name the run produces (``msmclr-ntu60-xsub.yaml`` trains
+``msmclr-ntu60-xsub``). A recipe may start from another with ``extends: NAME`` (a recipe of
+the same folder, or a path), then override fields; nested mappings merge key by key.
+
+Every field is checked at parse time (``extra="forbid"``): a typo fails with its name.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..data.streams import STREAMS
+from .methods import METHODS, MethodConfig
+
+__all__ = [
+    "AugmentConfig",
+    "OptimizerConfig",
+    "Recipe",
+    "RecipeError",
+    "load_recipe",
+    "list_recipes",
+    "recipe_dir",
+    "apply_overrides",
+]
+
+
+class RecipeError(ValueError):
+    """A recipe file is missing, malformed or invalid (the message names the field)."""
+
+
+class AugmentConfig(BaseModel):
+    """The views' augmentations (``pretrain.augment``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shear: float = Field(0.5, ge=0, description="shear amplitude r: entries ~ U(-r, r)")
+    crop_ratio: int = Field(6, ge=1, description="temporal crop: mirror-pad T // ratio frames")
+    corrected: bool = Field(
+        False,
+        description="strong view: mirror on flip and normalise the blur kernel (the original "
+        "does neither; False reproduces the papers)",
+    )
+
+
+class OptimizerConfig(BaseModel):
+    """SGD with step decay, as every paper of this family trains."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: float = Field(0.1, gt=0)
+    momentum: float = Field(0.9, ge=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    nesterov: bool = False
+    lr_steps: tuple[int, ...] = Field(
+        (250,), description="1-based epochs after which the lr is multiplied by gamma"
+    )
+    gamma: float = Field(0.1, gt=0)
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 1-based ``epoch`` (``lr * gamma^#{s in lr_steps : epoch > s}``).
+
+        The original computes ``lr * 0.1 ** sum(epoch0 >= steps)`` with 0-based ``epoch0``;
+        with ``epoch = epoch0 + 1`` that is the same.
+        """
+        return self.lr * self.gamma ** sum(epoch > s for s in self.lr_steps)
+
+
+class Recipe(BaseModel):
+    """A validated pretraining recipe.
+
+    Attributes:
+        name: Name of the zoo model the run produces (the file's stem).
+        method: Key of ``pretrain.methods.METHODS``.
+        stream: Input stream the encoder is trained on, derived from positions after the
+            augmentations (as the original processors do).
+        dataset, benchmark: What the recipe is meant for (recorded; the data comes from
+            ``--data``, whose metadata must agree).
+        model: The method's hyper-parameters (:class:`MethodConfig`).
+        epochs: Number of epochs.
+        batch_size: Global batch; under DDP each of ``W`` processes takes ``batch_size / W``.
+        drop_last: Drop the last incomplete batch of an epoch (the original loaders do).
+        amp: ``"bf16"`` runs the ST-GCN blocks under ``torch.autocast`` in bfloat16 (heads,
+            attention, logits, losses and queues stay float32); ``"none"`` is plain float32.
+        seed: Seeds model initialisation, data order, augmentations and dropout.
+        checkpoint_every: Write a resumable checkpoint every this many epochs (and at the end).
+        checkpoint_every_steps: Also every this many optimiser steps (0: off).
+        licence: Licence of the weights the run produces (the data's terms usually decide).
+        notes: Free text for the model card (why the recipe differs from the paper, ...).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    method: str
+    stream: Literal["joint", "motion", "bone"] = "joint"
+    dataset: str
+    benchmark: str
+    paper: str | None = None
+    model: MethodConfig = MethodConfig()
+    augment: AugmentConfig = AugmentConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    epochs: int = Field(300, ge=1)
+    batch_size: int = Field(128, ge=1)
+    drop_last: bool = True
+    amp: Literal["none", "bf16"] = "none"
+    seed: int = 0
+    checkpoint_every: int = Field(10, ge=1)
+    checkpoint_every_steps: int = Field(0, ge=0)
+    licence: str = "see the training data's terms"
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Recipe:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; methods: {sorted(METHODS)}")
+        if self.stream not in STREAMS:
+            raise ValueError(f"unknown stream {self.stream!r}")
+        for s in self.optimizer.lr_steps:
+            if not 0 < s < self.epochs:
+                raise ValueError(f"optimizer.lr_steps entry {s} is outside 1..epochs-1 (epochs={self.epochs})")
+        return self
+
+    def summary(self) -> str:
+        m = self.model
+        return (
+            f"{self.name}: {self.method} on {self.dataset}-{self.benchmark} ({self.stream}), "
+            f"{self.epochs} epochs, batch {self.batch_size}, lr {self.optimizer.lr} "
+            f"(x{self.optimizer.gamma} after {list(self.optimizer.lr_steps)}), queue {m.queue_size}, "
+            f"T={m.temperature}, m={m.momentum}, mining after epoch {m.mining_epoch}, amp {self.amp}, seed {self.seed}"
+        )
+
+
+def recipe_dir() -> Path:
+    """The folder of the bundled recipes."""
+    return Path(str(resources.files(__package__).joinpath("recipes")))
+
+
+def list_recipes() -> list[str]:
+    """Names of the bundled recipes (files starting with ``_`` are bases, not listed)."""
+    return sorted(p.stem for p in recipe_dir().glob("*.yaml") if not p.name.startswith("_"))
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _find(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    path = Path(name_or_path)
+    candidates = [path]
+    if relative_to is not None and not path.is_absolute():
+        candidates.append(relative_to / path)
+    if path.suffix not in (".yaml", ".yml"):
+        candidates.append(recipe_dir() / f"{name_or_path}.yaml")
+    for c in candidates:
+        if c.is_file():
+            return c
+    import difflib
+
+    close = difflib.get_close_matches(str(name_or_path), list_recipes(), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `skeletonzoo-pretrain --list` shows them"
+    raise RecipeError(f"no recipe {str(name_or_path)!r} (not a file, not a bundled recipe){hint}")
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in seen:
+        raise RecipeError(f"{path}: 'extends' loops back to itself")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of fields, got {type(raw).__name__}")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    base = _read_raw(_find(parent, path.parent), (*seen, path))
+    return _merge(base, raw)
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values are YAML scalars: ``0.05``, ``true``, ``[250, 280]``, ``bf16``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides to a raw recipe mapping."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"override {item!r} is not of the form key=value (e.g. optimizer.lr=0.05)")
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise RecipeError(f"override {item!r}: {part!r} is not a mapping")
+            node = child
+        node[parts[-1]] = _parse_value(value)
+    return out
+
+
+def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, merge (``extends``), override and validate a recipe.
+
+    Args:
+        name_or_path: A bundled recipe name (= zoo model name) or a YAML file.
+        overrides: ``key=value`` strings (dotted keys), applied last.
+
+    Raises:
+        RecipeError: the file is missing or invalid; the message names the offending field.
+    """
+    path = _find(name_or_path)
+    raw = _read_raw(path)
+    raw.setdefault("name", path.stem)
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(recipe)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise RecipeError(f"{path}: invalid recipe: {problems}") from None

@@ -1,0 +1,558 @@
+"""The pretraining loop: SGD with the papers' schedule, AMP, DDP, checkpoints, resume, export.
+
+One :class:`Trainer` runs one recipe on one prepared dataset:
+
+* **Data**: ``open_prepared(data, "train")``; a ``DistributedSampler`` (one replica without
+  DDP) shuffles with the recipe's seed and the epoch, batches of ``batch_size / world_size``
+  per process are read from the memory map; the views are augmented **batched on the
+  device** (``pretrain.augment``) from one ``torch.Generator`` per process, then the recipe's
+  stream is derived from them (positions are augmented, not motion or bone, as the original
+  processors do).
+* **Precision**: ``amp: bf16`` runs the ST-GCN blocks of every encoder in bfloat16 autocast
+  (``SkeletonEncoder.compute_dtype``); heads, logits, losses and queues stay float32.
+* **Step**: the method's forward (which momentum-updates the key side and enqueues the keys,
+  gathered from every process first, so an N-process run keeps one process's queue
+  semantics), a finiteness check agreed by every process, backward, SGD.
+* **Checkpoints**: ``OUT/checkpoints/last.pt`` every ``checkpoint_every`` epochs (and every
+  ``checkpoint_every_steps`` steps, and on SIGINT/SIGTERM), written atomically by rank 0,
+  holding the method (both sides, queues, realised graphs), the optimiser, every random state,
+  the position in the run and the wall time so far. ``resume=True`` continues from it; on CPU
+  the result is bit-identical to an uninterrupted run.
+* **Failure**: a non-finite loss stops the run with :class:`NonFiniteLossError`; the last good
+  checkpoint is left as it was.
+* **Logs**: ``OUT/metrics.jsonl`` (one JSON object per step and per epoch), a progress bar with
+  loss, lr and samples/s when stderr is a terminal, a line per epoch otherwise.
+* **Export**: at the end, the query encoder(s) and heads go to ``OUT/{name}.safetensors`` in
+  the zoo's checkpoint format, with a model card ``OUT/{name}.md`` and a manifest entry
+  ``OUT/{name}.manifest.json`` (sha256, size, recipe, seed, data fingerprint, wall time,
+  hardware, software).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import BatchSampler, DistributedSampler
+from tqdm.auto import tqdm
+
+from ..checkpoint import save_checkpoint
+from ..data.prepared import PreparedData, open_prepared
+from ..data.streams import to_stream
+from ..exceptions import SkeletonZooError
+from ..models import SkeletonEncoder
+from ._provenance import hardware, software
+from .augment import Compose, normal_view, strong_view
+from .methods import METHODS, ContrastiveMethod
+from .recipe import Recipe
+
+__all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "TrainingInterrupted", "STATE_FORMAT"]
+
+STATE_FORMAT = "skeletonzoo.train-state/1"
+# Recipe fields a resumed run may change: how long it runs and how often it saves.
+RESUMABLE_CHANGES = {"epochs", "checkpoint_every", "checkpoint_every_steps", "notes"}
+# Testing hook: SIGKILL this process right after the given global step (a real, unclean kill).
+FAULT_ENV = "SKELETONZOO_FAULT_AFTER_STEP"
+
+
+class NonFiniteLossError(SkeletonZooError):
+    """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+class TrainingInterrupted(SkeletonZooError):
+    """SIGINT/SIGTERM: the run saved a checkpoint at the current step and stopped."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    checkpoint: Path | None
+    weights: Path | None
+    model_card: Path | None
+    manifest_entry: Path | None
+    epochs_run: int
+    wall_time_s: float
+
+
+@dataclass
+class _Position:
+    """Where a run is: ``epoch`` epochs complete, then ``step_in_epoch`` steps of the next."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+
+
+def _distributed() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)``; initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
+    return 0, 1, 0
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Trainer:
+    """Run one recipe on one prepared dataset.
+
+    Args:
+        recipe: The validated recipe.
+        data: A prepared dataset directory (``skeletonzoo prepare``); its ``train`` split is used.
+        out: Output directory (checkpoints, metrics, exported weights).
+        resume: Continue from ``OUT/checkpoints/last.pt``.
+        device: Default: ``cuda:LOCAL_RANK`` when CUDA is available, else CPU.
+        progress: Progress bar; default when stderr is a terminal (rank 0 only).
+        command: The command line, recorded in the provenance.
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        data: str | Path,
+        out: str | Path,
+        *,
+        resume: bool = False,
+        device: str | torch.device | None = None,
+        progress: bool | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.out = Path(out)
+        self.rank, self.world_size, local_rank = _distributed()
+        if device is None:
+            device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        self.is_main = self.rank == 0
+        self.progress = (sys.stderr.isatty() if progress is None else progress) and self.is_main
+        self.command = command
+        if recipe.batch_size % self.world_size:
+            raise ValueError(
+                f"batch_size {recipe.batch_size} is not divisible by the {self.world_size} processes; "
+                "set --set batch_size=... to a multiple"
+            )
+        self.local_batch = recipe.batch_size // self.world_size
+
+        self.data: PreparedData = open_prepared(data, "train")
+        self._check_data()
+        self.positions = self.data.positions
+        if len(self.data) < recipe.batch_size and recipe.drop_last:
+            raise ValueError(
+                f"{data}: {len(self.data)} training samples, fewer than one batch of {recipe.batch_size}"
+            )
+
+        torch.manual_seed(recipe.seed + 1_000_003 * self.rank)  # dropout and other global draws
+        init = torch.Generator().manual_seed(recipe.seed)  # identical model on every process
+        self.method: ContrastiveMethod = METHODS[recipe.method](recipe.model, init).to(self.device)
+        self.augment_generator = torch.Generator(self.device).manual_seed(recipe.seed * 7919 + self.rank + 1)
+        if hasattr(self.method, "generator"):
+            self.method.generator = torch.Generator(self.device).manual_seed(recipe.seed * 104729 + self.rank + 2)
+        self.views = self._build_views()
+        if recipe.amp == "bf16":
+            # mixed precision inside the ST-GCN blocks only: maps, heads, logits, losses and the
+            # queues stay float32 (SkeletonEncoder.compute_dtype)
+            for module in self.method.modules():
+                if isinstance(module, SkeletonEncoder):
+                    module.compute_dtype = torch.bfloat16
+        params = [p for p in self.method.parameters() if p.requires_grad]
+        opt = recipe.optimizer
+        self.optimizer = torch.optim.SGD(
+            params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, nesterov=opt.nesterov
+        )
+        self.model: nn.Module = self.method
+        if self.world_size > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self.position = _Position()
+        self.elapsed_before = 0.0
+        self.checkpoint_path = self.out / "checkpoints" / "last.pt"
+        self.metrics_path = self.out / "metrics.jsonl"
+        self._stop_signal: int | None = None
+        if resume:
+            self._resume()
+        elif self.is_main and self.checkpoint_path.exists():
+            raise FileExistsError(
+                f"{self.checkpoint_path} exists: pass --resume to continue that run, or choose another --out"
+            )
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _check_data(self) -> None:
+        meta = self.data.meta
+        layout = self.recipe.model.encoder.layout
+        if meta.layout != layout:
+            raise ValueError(
+                f"{self.data.root}: positions are in layout {meta.layout!r} but recipe "
+                f"{self.recipe.name!r} trains a {layout!r} encoder; prepare the data for {layout!r}"
+            )
+        shape = self.data.positions.shape
+        if shape[1] != self.recipe.model.encoder.in_channels:
+            raise ValueError(f"{self.data.root}: positions have C={shape[1]}, the encoder takes "
+                             f"{self.recipe.model.encoder.in_channels}")  # fmt: skip
+        rows = self.local_batch * shape[-1]
+        if self.recipe.method in ("msmclr",) and rows % 8:
+            raise ValueError(
+                f"MsMCLR's motion attention needs batch x persons per process divisible by 8; "
+                f"got {self.local_batch} x {shape[-1]}"
+            )
+
+    def _build_views(self) -> dict[str, Compose]:
+        aug = self.recipe.augment
+        return {
+            "normal": normal_view(aug.shear, aug.crop_ratio),
+            "strong": strong_view(aug.shear, aug.crop_ratio, corrected=aug.corrected),
+        }
+
+    # -- data -----------------------------------------------------------------------------
+    def _batches(self, epoch: int) -> list[list[int]]:
+        """Index batches of 1-based ``epoch`` for this process (deterministic in seed and epoch)."""
+        sampler = DistributedSampler(
+            range(len(self.data)), num_replicas=self.world_size, rank=self.rank, shuffle=True,
+            seed=self.recipe.seed, drop_last=self.recipe.drop_last,
+        )  # fmt: skip
+        sampler.set_epoch(epoch)
+        return list(BatchSampler(sampler, self.local_batch, drop_last=self.recipe.drop_last))
+
+    def _load(self, index: list[int]) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(self.positions[np.asarray(index)], dtype=np.float32))
+        return x.to(self.device, non_blocking=True)
+
+    def _make_views(self, x: torch.Tensor) -> list[torch.Tensor]:
+        layout = self.recipe.model.encoder.layout
+        out = []
+        for kind in self.method.views:
+            view = self.views[kind](x, self.augment_generator).to(torch.float32)
+            out.append(to_stream(view, self.recipe.stream, layout))
+        return out
+
+    # -- state ----------------------------------------------------------------------------
+    def _rng_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"torch": torch.get_rng_state(), "augment": self.augment_generator.get_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        gen = getattr(self.method, "generator", None)
+        if gen is not None:
+            state["method"] = gen.get_state()
+        return state
+
+    def _set_rng_state(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        self.augment_generator.set_state(state["augment"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        gen = getattr(self.method, "generator", None)
+        if gen is not None and "method" in state:
+            gen.set_state(state["method"])
+
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoints/last.pt`` atomically (rank 0; every rank holds the same state)."""
+        # every process's RNG streams differ; each keeps its own, rank 0 writes the model
+        rng = self._rng_state()
+        if self.world_size > 1:
+            states: list[Any] = [None] * self.world_size
+            dist.all_gather_object(states, rng)
+        else:
+            states = [rng]
+        if not self.is_main:
+            return
+        state = {
+            "format": STATE_FORMAT,
+            "recipe": self.recipe.model_dump_json(),
+            "data_fingerprint": self.data.fingerprint(),
+            "epoch": self.position.epoch,
+            "step_in_epoch": self.position.step_in_epoch,
+            "global_step": self.position.global_step,
+            "elapsed_s": self.elapsed_before + (time.perf_counter() - self._started),
+            "world_size": self.world_size,
+            "model": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": states,
+        }
+        _atomic_save(state, self.checkpoint_path)
+
+    def _resume(self) -> None:
+        if not self.checkpoint_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {self.checkpoint_path}")
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"{self.checkpoint_path}: not a skeletonzoo training checkpoint")
+        saved = Recipe.model_validate_json(state["recipe"])
+        changed = {k for k in Recipe.model_fields if getattr(saved, k) != getattr(self.recipe, k)}
+        if changed - RESUMABLE_CHANGES:
+            raise ValueError(
+                f"--resume: the recipe differs from the checkpoint's in {sorted(changed - RESUMABLE_CHANGES)}; "
+                f"only {sorted(RESUMABLE_CHANGES)} may change when resuming"
+            )
+        if state["data_fingerprint"] != self.data.fingerprint():
+            raise ValueError(f"--resume: {self.data.root} is not the data the checkpoint was trained on")
+        if state["world_size"] != self.world_size:
+            raise ValueError(
+                f"--resume: the checkpoint was written by {state['world_size']} processes, this run has "
+                f"{self.world_size}; resume with the same number (the data order depends on it)"
+            )
+        self.method.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._set_rng_state(state["rng"][self.rank])
+        self.position = _Position(state["epoch"], state["step_in_epoch"], state["global_step"])
+        self.elapsed_before = float(state["elapsed_s"])
+        if self.is_main:
+            self._truncate_metrics(self.position.global_step)
+
+    def _truncate_metrics(self, global_step: int) -> None:
+        """Drop log lines written after the checkpoint (they will be written again)."""
+        if not self.metrics_path.exists():
+            return
+        kept = [
+            line for line in self.metrics_path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("global_step", 0) <= global_step
+        ]  # fmt: skip
+        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.is_main:
+            self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # -- the loop -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        def handler(signum: int, frame: Any) -> None:
+            self._stop_signal = signum
+
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread
+                pass
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def _finite(self, loss: torch.Tensor) -> bool:
+        ok = torch.isfinite(loss.detach()).to(torch.int32).reshape(1)
+        if self.world_size > 1:
+            dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+        return bool(ok.item())
+
+    def step(self, index: list[int], epoch: int) -> dict[str, float]:
+        """One optimiser step on the samples ``index``; returns the logged values."""
+        self.model.train()
+        views = self._make_views(self._load(index))
+        mining = self.method.is_mining(epoch)
+        out = self.model(views, mining=mining)
+        if not self._finite(out.loss):
+            raise NonFiniteLossError(
+                f"non-finite loss {float(out.loss.detach())} at epoch {epoch}, step {self.position.global_step + 1} "
+                f"(terms: { {k: float(v) for k, v in out.terms.items()} }); the run stopped and "
+                f"{self.checkpoint_path} still holds the last good checkpoint. Lower the learning rate "
+                "(--set optimizer.lr=...) or turn AMP off, then --resume"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        self.optimizer.step()
+        values = {"loss": float(out.loss.detach())}
+        values.update({k: float(v) for k, v in out.terms.items()})
+        return values
+
+    def run(self) -> TrainResult:
+        """Train to ``recipe.epochs``, then export (rank 0). Returns what was written."""
+        recipe = self.recipe
+        self._started = time.perf_counter()
+        fault_step = int(os.environ.get(FAULT_ENV, "0") or 0)
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
+            if self.position.global_step == 0:
+                self._log({"event": "start", "global_step": 0, "recipe": recipe.name, "summary": recipe.summary(),
+                           "world_size": self.world_size, "device": str(self.device),
+                           "hardware": hardware(self.device, self.world_size)})  # fmt: skip
+        with self._signals():
+            while self.position.epoch < recipe.epochs:
+                epoch = self.position.epoch + 1
+                self._run_epoch(epoch, fault_step)
+                self.position = _Position(epoch, 0, self.position.global_step)
+                if epoch % recipe.checkpoint_every == 0 or epoch == recipe.epochs:
+                    self.save_checkpoint()
+        wall = self.elapsed_before + (time.perf_counter() - self._started)
+        result = TrainResult(self.checkpoint_path, None, None, None, self.position.epoch, wall)
+        if self.is_main:
+            result = self.export(wall)
+        if self.world_size > 1:
+            dist.barrier()
+        return result
+
+    def _run_epoch(self, epoch: int, fault_step: int) -> None:
+        recipe = self.recipe
+        lr = recipe.optimizer.lr_at(epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batches = self._batches(epoch)
+        start = self.position.step_in_epoch
+        sums: dict[str, float] = {}
+        counted = 0
+        epoch_start = time.perf_counter()
+        bar = tqdm(total=len(batches), initial=start, desc=f"epoch {epoch}/{recipe.epochs}", unit="step",
+                   disable=not self.progress, leave=False, dynamic_ncols=True)  # fmt: skip
+        try:
+            for i in range(start, len(batches)):
+                tic = time.perf_counter()
+                values = self.step(batches[i], epoch)
+                seconds = time.perf_counter() - tic
+                self.position.step_in_epoch = i + 1
+                self.position.global_step += 1
+                rate = recipe.batch_size / seconds
+                self._log({"event": "step", "epoch": epoch, "step": i + 1, "global_step": self.position.global_step,
+                           "lr": lr, "samples_per_s": round(rate, 2), **values})  # fmt: skip
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                counted += 1
+                bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:g}", samples_per_s=f"{rate:.1f}")
+                bar.update(1)
+                if fault_step and self.position.global_step == fault_step:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                steps_cfg = recipe.checkpoint_every_steps
+                if (steps_cfg and self.position.global_step % steps_cfg == 0) or self._stop_signal is not None:
+                    self.save_checkpoint()
+                if self._stop_signal is not None:
+                    raise TrainingInterrupted(
+                        f"stopped by signal {self._stop_signal} at epoch {epoch}, step {i + 1}; "
+                        f"checkpoint saved to {self.checkpoint_path}: continue with --resume"
+                    )
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - epoch_start
+        means = {k: v / max(counted, 1) for k, v in sums.items()}
+        record = {"event": "epoch", "epoch": epoch, "global_step": self.position.global_step, "lr": lr,
+                  "seconds": round(seconds, 2), "mining": self.method.is_mining(epoch), **means}  # fmt: skip
+        self._log(record)
+        if self.is_main and not self.progress:
+            terms = " ".join(f"{k} {v:.4f}" for k, v in means.items())
+            print(f"[{recipe.name}] epoch {epoch}/{recipe.epochs} {terms} lr {lr:g} ({seconds:.1f} s)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    # -- export ---------------------------------------------------------------------------
+    def provenance(self, wall_time_s: float) -> dict[str, Any]:
+        recipe = self.recipe
+        return {
+            "method": recipe.method,
+            "recipe": recipe.name,
+            "recipe_config": json.loads(recipe.model_dump_json()),
+            "seed": recipe.seed,
+            "epochs_run": self.position.epoch,
+            "epochs_planned": recipe.epochs,
+            "data": {
+                "dataset": self.data.meta.dataset,
+                "split": f"{self.data.meta.benchmark}/train",
+                "num_samples": len(self.data),
+                "fingerprint": self.data.fingerprint(),
+            },
+            "wall_time_s": round(wall_time_s, 1),
+            "hardware": hardware(self.device, self.world_size),
+            "software": software(),
+            "command": self.command,
+        }
+
+    def export(self, wall_time_s: float) -> TrainResult:
+        """Write the query encoder(s) in the zoo format, a model card and a manifest entry."""
+        recipe = self.recipe
+        components = self.method.query_components()
+        encoders = {name: enc for name, (enc, _) in components.items()}
+        heads = {name: head for name, (_, head) in components.items()}
+        provenance = self.provenance(wall_time_s)
+        weights = self.out / f"{recipe.name}.safetensors"
+        save_checkpoint(
+            weights, encoders, heads=heads, stream=recipe.stream, preprocessing=self.data.meta.preprocessing,
+            provenance=provenance, inputs=self.method.component_inputs(),
+        )  # fmt: skip
+        entry = {
+            "name": recipe.name,
+            "file": weights.name,
+            "sha256": _sha256(weights),
+            "size": weights.stat().st_size,
+            "licence": recipe.licence,
+            "training": {k: v for k, v in provenance.items() if k not in ("method", "recipe_config")},
+        }
+        manifest_entry = self.out / f"{recipe.name}.manifest.json"
+        manifest_entry.write_text(json.dumps(entry, indent=2) + "\n")
+        card = self.out / f"{recipe.name}.md"
+        card.write_text(model_card(recipe, provenance, entry))
+        return TrainResult(self.checkpoint_path, weights, card, manifest_entry, self.position.epoch, wall_time_s)
+
+
+def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]) -> str:
+    """A Markdown model card for an exported run (metrics are added by ``skeletonzoo-eval``)."""
+    m = recipe.model
+    data = provenance["data"]
+    hours = provenance["wall_time_s"] / 3600
+    lines = [
+        f"# {recipe.name}",
+        "",
+        f"{recipe.method} encoder (ST-GCN, hidden_channels={m.encoder.hidden_channels}, "
+        f"hidden_dim={m.encoder.hidden_dim}, layout {m.encoder.layout}) pretrained without labels by "
+        f"`skeletonzoo-pretrain` on {data['dataset']} ({data['split']}, {data['num_samples']} clips), "
+        f"{recipe.stream} stream.",
+        "",
+        "## Training",
+        "",
+        f"- Recipe: `{recipe.name}` — {recipe.summary()}",
+        f"- Epochs run: {provenance['epochs_run']} of {provenance['epochs_planned']} planned",
+        f"- Seed: {recipe.seed}",
+        f"- Data fingerprint (sha256 of the prepared split's checksums): `{data['fingerprint']}`",
+        f"- Wall time: {provenance['wall_time_s']:.0f} s ({hours:.2f} h) on {provenance['hardware']}",
+        f"- Software: {', '.join(f'{k} {v}' for k, v in provenance['software'].items() if v)}",
+        f"- Command: `{provenance['command']}`" if provenance.get("command") else "- Command: (library call)",
+        "",
+        "## Weights",
+        "",
+        f"- File: `{entry['file']}`, {entry['size']} bytes, sha256 `{entry['sha256']}`",
+        f"- Licence: {recipe.licence}",
+    ]
+    if recipe.paper:
+        lines += ["", "## Paper", "", recipe.paper]
+    if recipe.notes:
+        lines += ["", "## Notes", "", recipe.notes.strip()]
+    lines += ["", "## Evaluation", "", "Measured with `skeletonzoo-eval`; see the manifest entry's metrics.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,233 @@
+"""``skeletonzoo prepare`` end to end on synthetic raw trees: values, splits, counts, resuming."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import skeletonzoo.data.prepare as prepare_module
+from skeletonzoo.cli.main import main
+from skeletonzoo.data import Preprocess, open_prepared
+from skeletonzoo.data.ntu import read_ntu_skeleton
+from skeletonzoo.data.pkummd import read_pku_skeleton
+from skeletonzoo.data.prepare import load_job, plan_ntu, prepare_ntu, prepare_pkummd
+from skeletonzoo.data.prepared import PreparedWriter
+from skeletonzoo.data.splits import missing_skeletons, ntu_split, parse_ntu_name
+from skeletonzoo.data.synthetic import random_ntu_names, write_ntu_tree, write_pku_tree
+from skeletonzoo.exceptions import DataFormatError, PrepareError
+
+
+@pytest.fixture(scope="module")
+def ntu60_raw(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ntu60")
+    rng = np.random.default_rng(0)
+    names = random_ntu_names("ntu60", 24, rng, include_missing=2)
+    write_ntu_tree(root / "nturgb+d_skeletons", names, rng, frames=(1, 40), p_empty_frame=0.05, p_extra_body=0.1)
+    # NTU-120 files in the same tree are ignored by ntu60
+    write_ntu_tree(root / "nturgb+d_skeletons", ["S018C001P050R001A070"], rng)
+    return root, names
+
+
+def _expected(path) -> np.ndarray:
+    """Stage 1 + stage 2 of one file, computed sample by sample."""
+    x = torch.from_numpy(read_ntu_skeleton(path)[None, :, :300])
+    return Preprocess()(x)[0].numpy()
+
+
+def test_cli_prepares_every_split_of_every_benchmark(ntu60_raw, tmp_path, capsys):
+    root, names = ntu60_raw
+    out = tmp_path / "out"
+    status = main(["prepare", "ntu60", "--raw", str(root), "--out", str(out), "--allow-incomplete", "--workers", "2",
+                   "--batch-size", "5"])  # fmt: skip
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "ntu60 xsub" in printed and "INCOMPLETE" in printed
+    kept = sorted(n for n in names if n not in missing_skeletons("ntu60"))
+    assert len(kept) == 24
+    for benchmark in ("xsub", "xview"):
+        seen = []
+        for split in ("train", "test"):
+            data = open_prepared(out / benchmark, split)
+            data.verify()
+            assert data.positions.shape[1:] == (3, 50, 25, 2)
+            assert data.meta.dataset == "ntu60" and data.meta.benchmark == benchmark
+            assert data.meta.preprocessing == Preprocess().to_dict() and len(data.meta.class_names) == 60
+            for name, label, x in zip(data.names, data.labels, data.positions):
+                sample = parse_ntu_name(name)
+                assert ntu_split(sample, "ntu60", benchmark) == split and label == sample.label
+                np.testing.assert_array_equal(x, _expected(root / "nturgb+d_skeletons" / f"{name}.skeleton"))
+            seen += data.names
+        assert sorted(seen) == kept  # the splits partition the set, listed samples skipped
+
+
+def test_single_benchmark_goes_to_out_itself(ntu60_raw, tmp_path):
+    root, _ = ntu60_raw
+    metas = prepare_ntu(root, tmp_path, "ntu60", ["xview"], workers=1, allow_incomplete=True)
+    assert set(metas) == {"xview"} and (tmp_path / "meta.json").is_file()
+    assert "INCOMPLETE" in metas["xview"].source["count_check"]
+
+
+def test_counts_are_checked_before_any_work(ntu60_raw, tmp_path, capsys):
+    root, _ = ntu60_raw
+    status = main(["prepare", "ntu60", "--raw", str(root), "--out", str(tmp_path / "o"), "--benchmark", "xsub"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "total 24 != official 56,578" in err and "--allow-incomplete" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_interrupted_run_resumes_and_matches_a_fresh_one(ntu60_raw, tmp_path, monkeypatch):
+    root, _ = ntu60_raw
+    fresh = prepare_ntu(root, tmp_path / "fresh", "ntu60", ["xsub"], workers=1, batch_size=4, allow_incomplete=True)
+    calls = {"n": 0}
+
+    def flaky(job):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt
+        return load_job(job)
+
+    monkeypatch.setattr(prepare_module, "load_job", flaky)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        prepare_ntu(root, out, "ntu60", ["xsub"], workers=1, batch_size=4, allow_incomplete=True)
+    with pytest.raises(FileNotFoundError, match="unfinished"):
+        open_prepared(out, "train")
+    journal = json.loads((out / ".prepare-journal.json").read_text())
+    assert journal["progress"] == 8  # two batches of 4 files committed before the interruption
+    calls["n"] = 100
+    prepare_ntu(root, out, "ntu60", ["xsub"], workers=1, batch_size=4, allow_incomplete=True)
+    assert calls["n"] == 100 + 24 - 8  # only the remaining files were parsed
+    for split in ("train", "test"):
+        a, b = open_prepared(out, split), open_prepared(tmp_path / "fresh", split)
+        assert a.fingerprint() == b.fingerprint()
+        np.testing.assert_array_equal(a.positions, b.positions)
+    assert not list(out.glob(".*"))  # journal and partial files are gone
+    assert fresh["xsub"].source["run_id"] == a.meta.source["run_id"]
+
+
+def test_output_of_other_input_is_not_overwritten(ntu60_raw, tmp_path):
+    root, names = ntu60_raw
+    prepare_ntu(root, tmp_path, "ntu60", ["xsub"], workers=1, allow_incomplete=True)
+    # the same input, even reached by another path: nothing to do
+    before = (tmp_path / "meta.json").stat().st_mtime_ns
+    again = prepare_ntu(os.path.relpath(root), tmp_path, "ntu60", ["xsub"], workers=1, allow_incomplete=True)
+    assert (tmp_path / "meta.json").stat().st_mtime_ns == before
+    assert again["xsub"].splits == open_prepared(tmp_path, "train").meta.splits
+    with pytest.raises(PrepareError, match="--overwrite"):
+        prepare_ntu(root, tmp_path, "ntu120", ["xsub"], workers=1, allow_incomplete=True)
+    metas = prepare_ntu(root, tmp_path, "ntu120", ["xsub"], workers=1, allow_incomplete=True, overwrite=True)
+    assert metas["xsub"].dataset == "ntu120" and metas["xsub"].num_classes == 120
+    assert sum(i.num_samples for i in metas["xsub"].splits.values()) == 25  # the S018 file counts now
+
+
+def test_ntu120_from_two_folders_and_duplicates(tmp_path):
+    rng = np.random.default_rng(1)
+    write_ntu_tree(tmp_path / "a", ["S001C001P001R001A001", "S002C002P002R002A002"], rng)
+    write_ntu_tree(tmp_path / "b", ["S020C001P060R001A100"], rng)
+    plan = plan_ntu([tmp_path / "a", tmp_path / "b"], "ntu120")
+    assert plan.names == ["S001C001P001R001A001", "S002C002P002R002A002", "S020C001P060R001A100"]
+    assert plan.splits["xset"] == ["test", "train", "train"]
+    write_ntu_tree(tmp_path / "b", ["S001C001P001R001A001"], rng)
+    with pytest.raises(PrepareError, match="found twice"):
+        plan_ntu([tmp_path / "a", tmp_path / "b"], "ntu120")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PrepareError, match="no ntu60 .skeleton files"):
+        plan_ntu(tmp_path / "empty", "ntu60")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        plan_ntu(tmp_path / "nowhere", "ntu60")
+
+
+def test_a_malformed_file_stops_the_run_naming_it(tmp_path):
+    rng = np.random.default_rng(2)
+    paths = write_ntu_tree(tmp_path / "raw", ["S001C001P001R001A001", "S001C001P002R001A001"], rng)
+    bad = paths["S001C001P002R001A001"]
+    bad.write_text("\n".join(bad.read_text().splitlines()[:20]))
+    with pytest.raises(DataFormatError, match=f"{bad.name}, line 21"):
+        prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True)
+
+
+def test_writer_never_finishes_short(tmp_path):
+    writer = PreparedWriter(tmp_path, {"train": (["a", "b", "c"], np.array([0, 1, 2]))}, (3, 2, 25, 1), run_id="x")
+    writer.write("train", [0, 2], np.ones((2, 3, 2, 25, 1), dtype=np.float32))
+    writer.commit(1)
+    with pytest.raises(PrepareError, match="1 of 3 samples of split 'train' were never written"):
+        writer.finish(dataset="toy", benchmark="b", layout="ntu25", num_classes=3)
+    resumed = PreparedWriter(tmp_path, {"train": (["a", "b", "c"], np.array([0, 1, 2]))}, (3, 2, 25, 1), run_id="x")
+    assert resumed.progress == 1 and resumed.missing_rows("train") == 1
+    resumed.write("train", [1], np.full((1, 3, 2, 25, 1), 2.0, dtype=np.float32))
+    resumed.finish(dataset="toy", benchmark="b", layout="ntu25", num_classes=3)
+    data = open_prepared(tmp_path, "train")
+    assert data.positions[:, 0, 0, 0, 0].tolist() == [1.0, 2.0, 1.0]
+    with pytest.raises(PrepareError, match="other input"):
+        PreparedWriter(tmp_path, {"train": (["a"], np.array([0]))}, (3, 2, 25, 1), run_id="y")
+
+
+# --- PKU-MMD -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pku_raw(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pku")
+    videos = {
+        "0002-L": [(1, 0, 30), (12, 40, 95), (51, 100, 400)],  # the last runs past the video (200 frames)
+        "0002-M": [(3, 10, 20)],
+        "0291-R": [(12, 5, 6), (2, 50, 150)],
+    }
+    split = {
+        "xsub": {"train": ["0002-L", "0002-M"], "test": ["0291-R"]},
+        "xview": {"train": ["0002-M", "0291-R"], "test": ["0002-L"]},
+    }
+    write_pku_tree(root / "v1", videos, split, np.random.default_rng(4), two_person_labels=[12])
+    return root / "v1", videos
+
+
+def test_pkummd_clips_labels_and_splits(pku_raw, tmp_path):
+    root, videos = pku_raw
+    metas = prepare_pkummd(root, tmp_path, 1, workers=1)
+    assert set(metas) == {"xsub", "xview"}
+    train = open_prepared(tmp_path / "xsub", "train")
+    assert train.names == ["0002-L_0", "0002-L_1", "0002-L_2", "0002-M_0"]
+    assert train.labels.tolist() == [0, 11, 50, 2] and train.meta.num_classes == 51
+    assert open_prepared(tmp_path / "xview", "test").names == ["0002-L_0", "0002-L_1", "0002-L_2"]
+    video = read_pku_skeleton(root / "skeleton" / "0002-L.txt")
+    for k, (_, start, end) in enumerate(videos["0002-L"]):
+        clip = torch.from_numpy(video[None, :, start:end])
+        np.testing.assert_array_equal(train.positions[k], Preprocess()(clip)[0].numpy())
+    assert train.positions[1, ..., 1].any() and not train.positions[0, ..., 1].any()  # second person
+    assert "no official count" in metas["xsub"].source["count_check"]
+
+
+def test_pkummd_errors(pku_raw, tmp_path):
+    root, _ = pku_raw
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(root, bad)
+    (bad / "label" / "0002-M.txt").write_text("3,250,260,1\n")
+    with pytest.raises(DataFormatError, match="0002-M.txt, line 1: action starts at frame 250"):
+        prepare_pkummd(bad, tmp_path / "o1", 1, workers=1)
+    (bad / "label" / "0002-M.txt").write_text("60,1,20,1\n")
+    with pytest.raises(DataFormatError, match="line 1: action id 60 outside 1..51"):
+        prepare_pkummd(bad, tmp_path / "o2", 1, workers=1)
+    (bad / "skeleton" / "0291-R.txt").unlink()
+    with pytest.raises(PrepareError, match="1 of the 3 videos"):
+        prepare_pkummd(bad, tmp_path / "o3", 1, workers=1)
+    lines = (root / "skeleton" / "0002-L.txt").read_text().splitlines()
+    (bad / "skeleton" / "0002-L.txt").write_text("\n".join(lines[:7] + [lines[7][:100]]))
+    with pytest.raises(DataFormatError, match="0002-L.txt, line 8: expected 150 numbers.*truncated"):
+        read_pku_skeleton(bad / "skeleton" / "0002-L.txt")
+
+
+def test_pkummd_jobs_cut_clips_to_300_frames(tmp_path):
+    from skeletonzoo.data.prepare import Job
+
+    rows = np.arange(400 * 150, dtype=np.float64).reshape(400, 150) / 1000
+    (tmp_path / "v.txt").write_text("\n".join(" ".join(f"{v:.3f}" for v in r) for r in rows))
+    (clip,) = load_job(Job("pku", str(tmp_path / "v.txt"), ((10, 390),), "l.txt", (1,)))
+    assert clip.shape == (3, 300, 25, 2)
+    np.testing.assert_allclose(clip[:, 0], rows[10].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)

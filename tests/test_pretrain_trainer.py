@@ -1,0 +1,160 @@
+"""The trainer: schedule, checkpoints, resume (in-process and after a real SIGKILL), failure, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from pretrain_helpers import tiny_prepared, tiny_recipe
+
+from skeletonzoo.checkpoint import load_checkpoint
+from skeletonzoo.pretrain.recipe import load_recipe
+from skeletonzoo.pretrain.trainer import FAULT_ENV, NonFiniteLossError, Trainer, TrainingInterrupted
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["model"]
+
+
+def _assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return tiny_prepared(tmp_path_factory.mktemp("data"))
+
+
+def test_lr_schedule_and_mining_phase(tmp_path):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=10, **{"optimizer.lr_steps": [4, 8]}))
+    assert [round(recipe.optimizer.lr_at(e), 6) for e in (1, 4, 5, 8, 9, 10)] == [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
+
+
+def test_run_logs_checkpoints_and_exports(tmp_path, data):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "crosscale-sgclr"))
+    out = tmp_path / "run"
+    result = Trainer(recipe, data, out, progress=False).run()
+    assert result.epochs_run == 3
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["event"] == "step"]
+    assert [r["global_step"] for r in steps] == list(range(1, 10))  # 24 clips / batch 8 = 3 steps x 3 epochs
+    epochs = [r for r in records if r["event"] == "epoch"]
+    assert [r["mining"] for r in epochs] == [False, True, True]  # mining_epoch=1: cross phase from epoch 2
+    assert [r["lr"] for r in epochs] == pytest.approx([0.05, 0.05, 0.005])
+    assert all(r["joint"] > 0 and r["scale"] > 0 for r in steps)
+
+    loaded = load_checkpoint(result.weights)
+    assert set(loaded.encoders) == {"joint", "scale"}
+    assert loaded.metadata.components["scale"].input == "grouping:crosscale_parts10"
+    prov = loaded.metadata.provenance
+    assert prov["epochs_run"] == 3 and prov["seed"] == recipe.seed and prov["recipe"] == recipe.name
+    entry = json.loads(result.manifest_entry.read_text())
+    import hashlib
+
+    assert entry["sha256"] == hashlib.sha256(result.weights.read_bytes()).hexdigest()
+    assert entry["size"] == result.weights.stat().st_size
+    assert entry["training"]["data"]["fingerprint"] == prov["data"]["fingerprint"]
+    # the exported joint encoder is the trained query encoder
+    state = _state(result.checkpoint)
+    for key, value in loaded.encoders["joint"].state_dict().items():
+        assert torch.equal(value, state[f"encoder_q.backbone.{key}"]), key
+    assert "Epochs run: 3 of 3" in result.model_card.read_text()
+
+
+def test_refuses_to_overwrite_a_run_and_resume_without_checkpoint(tmp_path, data):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **{"optimizer.lr_steps": []}))
+    Trainer(recipe, data, tmp_path / "run", progress=False).run()
+    with pytest.raises(FileExistsError, match="--resume"):
+        Trainer(recipe, data, tmp_path / "run", progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        Trainer(recipe, data, tmp_path / "other", resume=True, progress=False)
+    changed = load_recipe(tiny_recipe(tmp_path / "r2.yaml", "skeletonclr", epochs=1, seed=5,
+                                      **{"optimizer.lr_steps": []}))  # fmt: skip
+    with pytest.raises(ValueError, match="seed"):
+        Trainer(changed, data, tmp_path / "run", resume=True, progress=False)
+
+
+@pytest.mark.parametrize("method", ["msmclr", "sgclr"])
+def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, data, method, monkeypatch):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", method))
+    Trainer(recipe, data, tmp_path / "straight", progress=False).run()
+
+    original_step = Trainer.step
+    calls = {"n": 0}
+
+    def interrupting_step(self, index, epoch):
+        values = original_step(self, index, epoch)
+        calls["n"] += 1
+        if calls["n"] == 4:  # epoch 2, step 1 of 3
+            self._stop_signal = signal.SIGTERM
+        return values
+
+    monkeypatch.setattr(Trainer, "step", interrupting_step)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        Trainer(recipe, data, tmp_path / "resumed", progress=False).run()
+    saved = torch.load(tmp_path / "resumed/checkpoints/last.pt", weights_only=True)
+    assert (saved["epoch"], saved["step_in_epoch"], saved["global_step"]) == (1, 1, 4)
+    monkeypatch.setattr(Trainer, "step", original_step)
+    Trainer(recipe, data, tmp_path / "resumed", resume=True, progress=False).run()
+
+    _assert_same_state(_state(tmp_path / "straight/checkpoints/last.pt"), _state(tmp_path / "resumed/checkpoints/last.pt"))
+    steps = [json.loads(x)["global_step"] for x in (tmp_path / "resumed/metrics.jsonl").read_text().splitlines()
+             if json.loads(x)["event"] == "step"]  # fmt: skip
+    assert steps == list(range(1, 10))
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path, data):
+    """A real kill -9 right after step 5 (checkpoints every 2 steps), then ``--resume``."""
+    recipe_file = tiny_recipe(tmp_path / "r.yaml", "aimclr", checkpoint_every_steps=2)
+    cli = [sys.executable, "-m", "skeletonzoo.cli.pretrain", str(recipe_file), "--data", str(data)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([*cli, "--out", str(tmp_path / "straight")], env=env, check=True, capture_output=True)
+    killed = subprocess.run([*cli, "--out", str(tmp_path / "killed")], env={**env, FAULT_ENV: "5"},
+                            capture_output=True)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert torch.load(tmp_path / "killed/checkpoints/last.pt", weights_only=True)["global_step"] == 4
+    resumed = subprocess.run([*cli, "--out", str(tmp_path / "killed"), "--resume"], env=env, capture_output=True,
+                             text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_state(_state(tmp_path / "straight/checkpoints/last.pt"), _state(tmp_path / "killed/checkpoints/last.pt"))
+    exported = [load_checkpoint(tmp_path / run / f"{recipe_file.stem}.safetensors") for run in ("straight", "killed")]
+    _assert_same_state(exported[0].encoders["joint"].state_dict(), exported[1].encoders["joint"].state_dict())
+    assert exported[1].metadata.provenance["epochs_run"] == 3
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3))
+    trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    original_forward = type(trainer.method).forward
+
+    def poisoned(self, views, mining=False):
+        out = original_forward(self, views, mining)
+        if trainer.position.global_step == 4:  # the 5th step, in epoch 2
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(type(trainer.method), "forward", poisoned)
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+        trainer.run()
+    saved = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
+    assert saved["epoch"] == 1 and saved["global_step"] == 3
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+
+
+def test_data_layout_and_batch_checks(tmp_path, data):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", **{"model.encoder.layout": "nwucla20"}))
+    with pytest.raises(ValueError, match="layout 'ntu25'"):
+        Trainer(recipe, data, tmp_path / "run", progress=False)
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "msmclr", batch_size=6))
+    with pytest.raises(ValueError, match="divisible by 8"):
+        Trainer(recipe, data, tmp_path / "run", progress=False)
