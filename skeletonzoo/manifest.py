@@ -147,7 +147,8 @@ class DataProvenance(_Strict):
     """The data a run trained on."""
 
     dataset: str = Field(min_length=1)
-    split: str = Field(min_length=1)
+    split: str = Field(min_length=1, description="e.g. 'xview/train'")
+    num_samples: int | None = Field(None, ge=0)
     fingerprint: str = Field(pattern=_SHA256, description="sha256 identifying the prepared files")
 
 
@@ -155,8 +156,12 @@ class SoftwareProvenance(_Strict):
     """The code a run used."""
 
     skeletonzoo: str = Field(min_length=1, description="skeletonzoo version")
-    git_commit: str = Field(min_length=1, description="commit of the training code (may end in -dirty)")
+    git_commit: str | None = Field(
+        None,
+        description="commit of the training code, '+dirty' when modified; None outside a git checkout"
+    )
     torch: str = Field(min_length=1, description="torch version")
+    python: str | None = None
 
 
 class TrainingProvenance(_Strict):
@@ -170,7 +175,7 @@ class TrainingProvenance(_Strict):
     wall_time_s: float = Field(ge=0)
     hardware: str = Field(min_length=1, description="e.g. '1x NVIDIA H200' or 'Intel Xeon, 2 cores'")
     software: SoftwareProvenance
-    command: str = Field(min_length=1, description="the command line that trained it")
+    command: str | None = Field(None, description="the command line that trained it (None: the Python API)")
 
 
 class PublishedWeights(_Strict):
@@ -319,11 +324,43 @@ def _as_metric(metric: Metric | dict[str, Any]) -> Metric:
     return metric if isinstance(metric, Metric) else Metric.model_validate({"measured_by": "skeletonzoo", **metric})
 
 
+# Keys of a checkpoint's provenance that describe the method, not the run.
+_NOT_TRAINING = ("method", "recipe_config", "training")
+
+
+def _trainer_entry(checkpoint: Path, sha256: str, size: int) -> dict[str, Any]:
+    """The ``{stem}.manifest.json`` skeletonzoo-pretrain writes next to an export, if present."""
+    path = checkpoint.with_name(f"{checkpoint.stem}.manifest.json")
+    if not path.is_file():
+        return {}
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{path} is not a JSON object")
+    if (entry.get("sha256"), entry.get("size")) not in ((sha256, size), (None, None)):
+        raise CheckpointError(
+            f"{path} describes another file (sha256 {entry.get('sha256')}, {entry.get('size')} bytes) than "
+            f"{checkpoint} (sha256 {sha256}, {size} bytes); re-export the run or pass training= and licence="
+        )
+    return entry
+
+
+def _training_from(provenance: dict[str, Any], trainer_entry: dict[str, Any]) -> dict[str, Any] | None:
+    if isinstance(trainer_entry.get("training"), dict):
+        return dict(trainer_entry["training"])
+    if isinstance(provenance.get("training"), dict):
+        return dict(provenance["training"])
+    flat = {k: v for k, v in provenance.items() if k not in _NOT_TRAINING}
+    return flat if "recipe" in flat else None
+
+
 def publish(
     name: str,
     checkpoint: str | Path,
     *,
-    licence: str,
+    licence: str | None = None,
     training: TrainingProvenance | dict[str, Any] | None = None,
     metrics: Iterable[Metric | dict[str, Any]] = (),
     bundle: bool = True,
@@ -335,24 +372,31 @@ def publish(
 ) -> PublishedWeights:
     """Add a trained checkpoint to the manifest as the newest weights of model ``name``.
 
+    For a run exported by ``skeletonzoo-pretrain`` one call is enough:
+    ``publish("msmclr-nwucla-xview", "runs/msmclr-nwucla-xview/msmclr-nwucla-xview.safetensors",
+    metrics=[...])`` — the licence and training provenance come from the trainer's
+    ``msmclr-nwucla-xview.manifest.json`` next to the file (checked to describe that very file),
+    the model card from the ``.md`` beside it.
+
     The checkpoint is loaded and checked against the registry entry (architecture, stream,
     preprocessing) first; then the weights (and model card) are copied into
     ``skeletonzoo/weights/`` when ``bundle`` is true, and the manifest is rewritten last, so an
     interruption never leaves an entry pointing at a missing file. Afterwards add the row
-    ``("NAME", "SHA256", SIZE_BYTES)`` to ``PINNED`` in ``tests/test_manifest.py``.
+    ``("NAME", "SHA256"): SIZE_BYTES`` to ``PINNED`` in ``tests/test_manifest.py`` and run
+    ``python docs/generate_zoo.py``.
 
     Args:
         name: Registry name, e.g. ``"msmclr-nwucla-xview"``.
         checkpoint: The skeletonzoo ``.safetensors`` file the trainer exported.
-        licence: Licence of the weights (e.g. the dataset's research-use terms).
-        training: How it was trained; by default read from the checkpoint's
-            ``provenance["training"]`` (which must then match :class:`TrainingProvenance`).
+        licence: Licence of the weights; default the trainer's entry's ``licence``.
+        training: How it was trained; default the trainer's entry's ``training``, else the
+            checkpoint's provenance (less ``method`` and ``recipe_config``).
         metrics: Measured metrics (``Metric`` or dicts; ``measured_by`` defaults to
             ``"skeletonzoo"``).
         bundle: Ship the file inside the package (``weights/NAME.safetensors``).
         huggingface: Where it was uploaded: ``{"repo_id", "filename", "revision"}``.
         urls: Mirror URLs serving the same bytes.
-        model_card: A Markdown model card, bundled as ``weights/NAME.md`` (default: a ``.md``
+        model_card: A Markdown model card, bundled as ``weights/NAME.md`` (default: the ``.md``
             file next to the checkpoint with the same stem, if there is one).
         manifest: Manifest file to update (default :func:`manifest_path`).
         package_dir: Package folder receiving bundled files (default: this package).
@@ -362,8 +406,10 @@ def publish(
 
     Raises:
         UnknownModelError: ``name`` is not registered.
-        CheckpointError: the file is not a loadable skeletonzoo checkpoint of that model.
-        ValueError: an ensemble name, no source, no training provenance, or already published.
+        CheckpointError: the file is not a loadable skeletonzoo checkpoint of that model, or the
+            trainer's entry next to it describes another file.
+        ValueError: an ensemble name, no source, no licence or training provenance, or a file
+            already published.
     """
     from .checkpoint import load_checkpoint
     from .registry import get_spec
@@ -379,12 +425,18 @@ def publish(
     problems = spec.checkpoint_problems(loaded.metadata)
     if problems:
         raise CheckpointError(f"{checkpoint} is not a checkpoint of {name!r}: " + "; ".join(problems))
+    sha256, size = sha256_file(checkpoint), checkpoint.stat().st_size
+    exported = _trainer_entry(checkpoint, sha256, size)
     if training is None:
-        stored = loaded.metadata.provenance.get("training")
-        if stored is None:
-            raise ValueError(f"{checkpoint} records no provenance['training']; pass training=TrainingProvenance(...)")
-        training = stored
+        training = _training_from(loaded.metadata.provenance, exported)
+        if training is None:
+            raise ValueError(
+                f"{checkpoint} records no training provenance (no recipe); pass training=TrainingProvenance(...)"
+            )
     training = training if isinstance(training, TrainingProvenance) else TrainingProvenance.model_validate(training)
+    licence = licence or exported.get("licence")
+    if not licence:
+        raise ValueError(f"no licence for {name!r}: pass licence= (the trainer's entry records none)")
     hf = (
         huggingface
         if huggingface is None or isinstance(huggingface, HuggingFaceSource)
@@ -392,7 +444,6 @@ def publish(
     )
     filename = f"{name}.safetensors"
     sources = WeightsSources(bundled=f"weights/{filename}" if bundle else None, huggingface=hf, urls=tuple(urls))
-    sha256 = sha256_file(checkpoint)
     manifest_file = Path(manifest) if manifest is not None else manifest_path()
     current = load_manifest(manifest_file)
     record = current.record(name)
@@ -400,13 +451,13 @@ def publish(
         raise ValueError(f"this file (sha256 {sha256}) is already published for {name!r}")
 
     card_source = Path(model_card) if model_card is not None else checkpoint.with_suffix(".md")
-    card = f"weights/{name}.md" if bundle and card_source.is_file() else None
     if model_card is not None and not card_source.is_file():
         raise FileNotFoundError(f"no model card at {str(card_source)!r}")
+    card = f"weights/{name}.md" if bundle and card_source.is_file() else None
     entry = PublishedWeights(
         filename=filename,
         sha256=sha256,
-        size_bytes=checkpoint.stat().st_size,
+        size_bytes=size,
         sources=sources,
         model_card=card,
         licence=licence,

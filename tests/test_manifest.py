@@ -14,16 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import SHARED
 from zoo_helpers import make_checkpoint, training
 
 import skeletonzoo
+from skeletonzoo.checkpoint import load_checkpoint
 from skeletonzoo.exceptions import CheckpointError, ManifestError, UnknownModelError
 from skeletonzoo.manifest import (
     PACKAGED_MANIFEST,
     Manifest,
     Metric,
     PublishedWeights,
+    TrainingProvenance,
     load_manifest,
     publish,
     write_manifest,
@@ -339,3 +342,49 @@ def test_the_built_wheel_ships_and_reads_the_manifest(tmp_path):
     assert embedded.returncode == 0, embedded.stderr
     expected = skeletonzoo.embed(str(tmp_path / "run.safetensors"), clips)
     np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, atol=1e-5)
+
+
+def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
+    """skeletonzoo-pretrain's export (weights, model card, manifest entry) publishes as it is."""
+    from pretrain_helpers import tiny_recipe
+
+    from skeletonzoo import hub
+    from skeletonzoo.data import PreparedSplit, write_prepared
+    from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
+    from skeletonzoo.pretrain.recipe import load_recipe
+    from skeletonzoo.pretrain.trainer import Trainer
+
+    name = "skeletonclr-nwucla-xview"
+    rng = np.random.default_rng(0)
+    positions = np.cumsum(rng.normal(size=(8, 3, 8, 25, 1)) * 0.02, axis=2).astype(np.float32)
+    split = PreparedSplit(positions, np.arange(8) % 10, [f"c{i}" for i in range(8)])  # one step of 8
+    data = tmp_path / "data"
+    write_prepared(data, {"train": split, "test": split}, dataset="nwucla", benchmark="xview", layout="ntu25",
+                   num_classes=10, preprocessing=NWUCLA_PREPROCESS.to_dict())  # fmt: skip
+    fields = {"optimizer.lr_steps": [], "model.encoder": {}, "dataset": "nwucla", "benchmark": "xview"}
+    recipe = load_recipe(
+        tiny_recipe(tmp_path / f"{name}.yaml", "skeletonclr", epochs=1, licence="test terms", **fields)
+    )
+    result = Trainer(recipe, data, tmp_path / "run", progress=False).run()
+
+    metric = {"name": "knn_top1", "value": 12.5, "protocol": "kNN", "dataset": "nwucla", "split": "xview",
+              "command": "skeletonzoo-eval knn"}  # fmt: skip
+    manifest_file = _copy_manifest(tmp_path)
+    entry = publish(name, result.weights, metrics=[metric], manifest=manifest_file, package_dir=tmp_path / "pkg")
+    exported = json.loads(result.manifest_entry.read_text())
+    assert entry.licence == "test terms" and entry.sha256 == exported["sha256"]
+    assert entry.training == TrainingProvenance.model_validate(exported["training"])
+    assert entry.model_card == f"weights/{name}.md"
+
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(manifest_file))
+    monkeypatch.setattr(hub, "BUNDLED_ROOT", tmp_path / "pkg")
+    model = skeletonzoo.load(name)
+    trained = load_checkpoint(result.weights).encoders["joint"]
+    for key, value in trained.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+    # an entry that describes another file is refused
+    exported["sha256"] = "0" * 64
+    result.manifest_entry.write_text(json.dumps(exported))
+    with pytest.raises(CheckpointError, match="describes another file"):
+        publish(name, result.weights, manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg2")
