@@ -97,10 +97,15 @@ def _pick_weights(info: ModelInfo, revision: str | None) -> PublishedWeights:
     if not info.weights:
         recipe = info.recipe or info.name
         stream = "" if info.stream == "joint" else f" --stream {info.stream}"
+        train = (
+            f"Train them with `skeletonzoo-pretrain {recipe} --data PREPARED_DIR` (recipe {info.recipe_file})"
+            if info.recipe_file is not None
+            else f"No recipe ships for it yet (skeletonzoo/pretrain/recipes/{recipe}.yaml; `skeletonzoo-pretrain "
+            "FILE.yaml --data PREPARED_DIR` trains from your own)"
+        )
         raise WeightsNotPublishedError(
-            f"{info.name!r} is in the zoo but its weights are not published yet. Train them with "
-            f"`skeletonzoo-pretrain {recipe} --data PREPARED_DIR` (recipe "
-            f"skeletonzoo/pretrain/recipes/{recipe}.yaml), or convert an original-code checkpoint with "
+            f"{info.name!r} is in the zoo but its weights are not published yet. {train}, "
+            "or convert an original-code checkpoint with "
             f"`skeletonzoo convert FILE.pt --method {info.method}{stream} -o {info.name}.safetensors` and load that "
             f"file: skeletonzoo.load('{info.name}.safetensors'). pretrained=False gives the untrained "
             "architecture; `skeletonzoo list --pretrained` lists the models with weights."

@@ -157,8 +157,7 @@ class SoftwareProvenance(_Strict):
 
     skeletonzoo: str = Field(min_length=1, description="skeletonzoo version")
     git_commit: str | None = Field(
-        None,
-        description="commit of the training code, '+dirty' when modified; None outside a git checkout"
+        None, description="commit of the training code, '+dirty' when modified; None outside a git checkout"
     )
     torch: str = Field(min_length=1, description="torch version")
     python: str | None = None

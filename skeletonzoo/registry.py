@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .checkpoint import CheckpointMetadata
 from .data.preprocess import Preprocess
 from .exceptions import ManifestError, UnknownModelError
-from .manifest import Manifest, Metric, PublishedWeights, current_manifest
+from .manifest import PACKAGE_DIR, Manifest, Metric, PublishedWeights, current_manifest
 from .models.config import EncoderConfig
 
 __all__ = [
@@ -44,9 +45,12 @@ __all__ = [
     "list_models",
     "model_info",
     "suggest_names",
+    "recipe_file",
 ]
 
 ModelStream = Literal["joint", "motion", "bone", "3s"]
+# Pretraining recipes ship as package data; looking a file up here imports no training code.
+RECIPES_DIR = PACKAGE_DIR / "pretrain" / "recipes"
 
 
 class _Strict(BaseModel):
@@ -200,6 +204,11 @@ class ModelSpec(_Strict):
     def num_classes(self) -> int:
         return DATASETS[self.dataset].num_classes
 
+    @property
+    def recipe_file(self) -> Path | None:
+        """The bundled recipe ``skeletonzoo/pretrain/recipes/{recipe}.yaml``, if it ships."""
+        return recipe_file(self.recipe) if self.recipe else None
+
     def checkpoint_problems(self, metadata: CheckpointMetadata) -> list[str]:
         """Ways a checkpoint's metadata disagrees with this entry (empty: it is one of these)."""
         if self.members:
@@ -229,6 +238,12 @@ class ModelSpec(_Strict):
                 if diff:
                     problems.append(f"preprocessing differs in {diff}, expected {self.preprocess.to_dict()}")
         return problems
+
+
+def recipe_file(recipe: str) -> Path | None:
+    """Path of the bundled pretraining recipe ``recipe``, or ``None`` if none ships yet."""
+    path = RECIPES_DIR / f"{recipe}.yaml"
+    return path if path.is_file() else None
 
 
 class ModelInfo(_Strict):
@@ -261,6 +276,11 @@ class ModelInfo(_Strict):
     pretrained: bool
     paper_metrics: tuple[Metric, ...]
     weights: tuple[PublishedWeights, ...]
+
+    @property
+    def recipe_file(self) -> Path | None:
+        """The bundled recipe file, or ``None`` (ensembles; recipes not written yet)."""
+        return recipe_file(self.recipe) if self.recipe else None
 
     @property
     def latest_weights(self) -> PublishedWeights | None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from zoo_helpers import make_checkpoint, published
+from zoo_helpers import make_checkpoint, published, write_unpublished_manifest
 
 import skeletonzoo
-from skeletonzoo import hub
+from skeletonzoo import hub, registry
 from skeletonzoo.checkpoint import save_checkpoint
 from skeletonzoo.data.adapters import adapt_layout
 from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
@@ -161,14 +161,24 @@ def test_bare_encoders_need_preprocess_false():
     )
 
 
-def test_unknown_and_unpublished_names():
+def test_unknown_and_unpublished_names(tmp_path, monkeypatch):
+    write_unpublished_manifest(tmp_path / "manifest.json")
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "manifest.json"))
     with pytest.raises(UnknownModelError, match="did you mean 'aimclr-ntu60-xview'"):
         skeletonzoo.load("aimclr-ntu60-xveiw")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    monkeypatch.setattr(registry, "RECIPES_DIR", recipes)
     with pytest.raises(WeightsNotPublishedError) as err:
         skeletonzoo.load_model("msmclr-ntu60-xsub-bone")
     text = str(err.value)
-    assert "skeletonzoo-pretrain msmclr-ntu60-xsub-bone --data" in text
+    assert "No recipe ships for it yet (skeletonzoo/pretrain/recipes/msmclr-ntu60-xsub-bone.yaml" in text
     assert "skeletonzoo convert FILE.pt --method msmclr --stream bone -o msmclr-ntu60-xsub-bone.safetensors" in text
+    (recipes / "msmclr-ntu60-xsub-bone.yaml").write_text("extends: _paper.yaml\n")
+    with pytest.raises(
+        WeightsNotPublishedError, match="Train them with `skeletonzoo-pretrain msmclr-ntu60-xsub-bone --data"
+    ):
+        skeletonzoo.load("msmclr-ntu60-xsub-bone")
     with pytest.raises(WeightsNotPublishedError, match="'msmclr-ntu60-xsub'"):
         skeletonzoo.embed("msmclr-ntu60-xsub-3s", _raw(1, 5, 25, 2))  # an ensemble needs its members
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from zoo_helpers import make_checkpoint, published, write_manifest_with
+from zoo_helpers import make_checkpoint, published, write_manifest_with, write_unpublished_manifest
 
 import skeletonzoo
 from skeletonzoo import hub
@@ -15,7 +15,13 @@ from skeletonzoo.cli.main import main
 NAME = "msmclr-nwucla-xview"
 
 
-def test_list(capsys):
+@pytest.fixture
+def unpublished(tmp_path, monkeypatch):
+    write_unpublished_manifest(tmp_path / "manifest.json")
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "manifest.json"))
+
+
+def test_list(capsys, unpublished):
     assert main(["list", "msmclr-ntu60-xsub*"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["NAME", "STREAM", "FEATURES", "WEIGHTS", "PAPER", "TOP-1"]
@@ -30,11 +36,19 @@ def test_list(capsys):
     assert entries[0]["preprocess"]["input_layout"] == "nwucla20"
 
 
-def test_info(capsys):
+def test_info(capsys, unpublished, tmp_path, monkeypatch):
+    from skeletonzoo import registry
+
+    monkeypatch.setattr(registry, "RECIPES_DIR", tmp_path)
     assert main(["info", "crosscale-sgclr-ntu60-xview"]) == 0
     out = capsys.readouterr().out
     assert "encoder       scale: ST-GCN layout=coarse10" in out
     assert "metric        linear_top1_best = 75.2 (ntu60 xview; measured by paper:" in out
+    assert "recipe        crosscale-sgclr-ntu60-xview (not written yet)" in out
+    assert "weights       not published yet\n" in out
+    (tmp_path / "crosscale-sgclr-ntu60-xview.yaml").write_text("method: crosscale-sgclr\n")
+    assert main(["info", "crosscale-sgclr-ntu60-xview"]) == 0
+    out = capsys.readouterr().out
     assert "weights       not published yet (train: skeletonzoo-pretrain crosscale-sgclr-ntu60-xview --data DIR)" in out
     assert main(["info", NAME, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["recipe"] == NAME
@@ -91,11 +105,11 @@ def test_embed_npy_and_npz(tmp_path, capsys, published_model):
     assert not (tmp_path / "i.npy").exists() and not (tmp_path / "j.npy").exists()
 
 
-def test_embed_unpublished_model_is_an_actionable_error(tmp_path, capsys):
+def test_embed_unpublished_model_is_an_actionable_error(tmp_path, capsys, unpublished):
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 5, 25, 2), np.float32))
     assert main(["embed", "aimclr-ntu60-xsub", str(tmp_path / "x.npy"), "-o", str(tmp_path / "f.npy")]) == 2
     err = capsys.readouterr().err
-    assert "weights are not published yet" in err and "skeletonzoo-pretrain aimclr-ntu60-xsub" in err
+    assert "weights are not published yet" in err and "skeletonzoo convert FILE.pt --method aimclr" in err
     assert "Traceback" not in err
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from zoo_helpers import write_unpublished_manifest
 
 import skeletonzoo
+from skeletonzoo import registry
 from skeletonzoo._entries import model_name
 from skeletonzoo.checkpoint import CheckpointMetadata, ComponentSpec
 from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
@@ -32,13 +34,19 @@ def test_the_zoo_has_every_configuration_of_both_papers():
     assert len(ALL) == 46
 
 
-def test_patterns_and_filters():
+@pytest.fixture
+def unpublished(tmp_path, monkeypatch):
+    write_unpublished_manifest(tmp_path / "manifest.json")
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "manifest.json"))
+
+
+def test_patterns_and_filters(unpublished):
     assert list_models("MSMCLR-ntu60-xsub*") == [
         "msmclr-ntu60-xsub", "msmclr-ntu60-xsub-3s", "msmclr-ntu60-xsub-bone", "msmclr-ntu60-xsub-motion",
     ]  # fmt: skip
     assert list_models("*-nwucla-*") == [n for n in EXPECTED if "nwucla" in n]
     assert list_models("nothing*") == []
-    assert list_models(pretrained=False) == ALL  # nothing published yet in the packaged manifest
+    assert list_models(pretrained=False) == ALL  # nothing published in this manifest
     assert list_models(pretrained=True) == []
 
 
@@ -63,8 +71,8 @@ def test_entry_is_consistent(name):
     expected_preprocess = NWUCLA_PREPROCESS if info.dataset == "nwucla" else Preprocess()
     assert info.preprocess == expected_preprocess
     assert info.layout == "ntu25" and info.input_layout == ("nwucla20" if info.dataset == "nwucla" else "ntu25")
-    assert not info.pretrained and info.weights == ()
     if info.stream == "3s":
+        assert info.weights == () and info.pretrained == all(model_info(m).pretrained for m in info.members.values())
         assert info.recipe is None and info.components == {}
         assert info.members == {
             s: model_name(info.method, info.dataset, info.split, s) for s in ("joint", "bone", "motion")
@@ -72,6 +80,7 @@ def test_entry_is_consistent(name):
         assert info.fusion_weights == {"joint": 0.6, "bone": 0.6, "motion": 0.4}
         assert info.num_features == 768
     else:
+        assert info.pretrained == bool(info.weights)
         assert info.recipe == name
         assert info.num_features == 256
         joint = info.components["joint"].config
@@ -169,3 +178,12 @@ def test_zoo_doc_is_up_to_date():
     spec.loader.exec_module(module)
     assert module.ZOO_MD.read_text() == module.render(), "docs/zoo.md is stale: run `python docs/generate_zoo.py`"
     assert module.main(["--check"]) == 0
+
+
+def test_recipe_files_and_registry_agree():
+    shipped = sorted(p.stem for p in registry.RECIPES_DIR.glob("*.yaml") if not p.stem.startswith("_"))
+    assert set(shipped) <= set(ALL), "every bundled recipe produces a registered model"
+    for name in shipped:
+        assert model_info(name).recipe_file == registry.RECIPES_DIR / f"{name}.yaml"
+    assert {f"{m}-nwucla-xview" for m in ("skeletonclr", "aimclr", "msmclr", "crosscale-sgclr")} <= set(shipped)
+    assert model_info("msmclr-ntu60-xsub-3s").recipe_file is None  # ensembles combine their members

@@ -108,3 +108,12 @@ def write_manifest_with(path: Path, entries: dict[str, PublishedWeights]) -> Man
     manifest = Manifest(models=models)
     write_manifest(manifest, path)
     return manifest
+
+
+def write_unpublished_manifest(path: Path) -> Manifest:
+    """The packaged manifest with every published entry removed (tests of the 'no weights' paths)."""
+    base = load_manifest(PACKAGED_MANIFEST)
+    models = {name: ModelRecord(paper_metrics=record.paper_metrics) for name, record in base.models.items()}
+    manifest = Manifest(models=models)
+    write_manifest(manifest, path)
+    return manifest

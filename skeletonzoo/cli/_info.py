@@ -38,14 +38,17 @@ def _describe(info: ModelInfo) -> list[str]:
         weights = ", ".join(f"{s} {w}" for s, w in info.fusion_weights.items())
         lines.append(f"  members       {', '.join(info.members.values())} (features concatenated in this order)")
         lines.append(f"  fusion        paper's score-fusion weights: {weights}")
-    lines.append(f"  recipe        {info.recipe or '- (combines its members)'}")
+    recipe = info.recipe or "- (combines its members)"
+    if info.recipe and info.recipe_file is None:
+        recipe += " (not written yet)"
+    lines.append(f"  recipe        {recipe}")
     for m in info.metrics:
         where = f"{m.dataset} {m.split}; measured by {m.measured_by}"
         lines.append(f"  metric        {m.name} = {m.value:.1f} ({where}: {m.protocol})")
     if not info.weights:
         lines.append(
             "  weights       not published yet"
-            + ("" if info.members else f" (train: skeletonzoo-pretrain {info.recipe} --data DIR)")
+            + (f" (train: skeletonzoo-pretrain {info.recipe} --data DIR)" if info.recipe_file else "")
         )
     for w in info.weights:
         hf = w.sources.huggingface
