@@ -14,6 +14,7 @@ __all__ = [
     "ManifestError",
     "DataFormatError",
     "PrepareError",
+    "DataMismatchError",
 ]
 
 
@@ -81,3 +82,7 @@ class DataFormatError(SkeletonZooError, ValueError):
 class PrepareError(SkeletonZooError):
     """A dataset preparation cannot go on: the raw folder is incomplete (its counts differ from
     the official ones), or the output folder holds another preparation."""
+
+
+class DataMismatchError(SkeletonZooError, ValueError):
+    """Data was prepared differently from what the model expects (layout, preprocessing)."""

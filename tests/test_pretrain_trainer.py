@@ -36,7 +36,8 @@ def data(tmp_path_factory) -> Path:
 
 
 def test_lr_schedule_and_mining_phase(tmp_path):
-    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=10, **{"optimizer.lr_steps": [4, 8]}))
+    recipe_file = tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=10, **{"optimizer.lr_steps": [4, 8]})
+    recipe = load_recipe(recipe_file)
     assert [round(recipe.optimizer.lr_at(e), 6) for e in (1, 4, 5, 8, 9, 10)] == [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
 
 
@@ -107,7 +108,8 @@ def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, data, method
     monkeypatch.setattr(Trainer, "step", original_step)
     Trainer(recipe, data, tmp_path / "resumed", resume=True, progress=False).run()
 
-    _assert_same_state(_state(tmp_path / "straight/checkpoints/last.pt"), _state(tmp_path / "resumed/checkpoints/last.pt"))
+    straight, resumed = (_state(tmp_path / f"{run}/checkpoints/last.pt") for run in ("straight", "resumed"))
+    _assert_same_state(straight, resumed)
     steps = [json.loads(x)["global_step"] for x in (tmp_path / "resumed/metrics.jsonl").read_text().splitlines()
              if json.loads(x)["event"] == "step"]  # fmt: skip
     assert steps == list(range(1, 10))
@@ -126,7 +128,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path, data):
     resumed = subprocess.run([*cli, "--out", str(tmp_path / "killed"), "--resume"], env=env, capture_output=True,
                              text=True)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    _assert_same_state(_state(tmp_path / "straight/checkpoints/last.pt"), _state(tmp_path / "killed/checkpoints/last.pt"))
+    straight, killed_then_resumed = (_state(tmp_path / f"{run}/checkpoints/last.pt") for run in ("straight", "killed"))
+    _assert_same_state(straight, killed_then_resumed)
     exported = [load_checkpoint(tmp_path / run / f"{recipe_file.stem}.safetensors") for run in ("straight", "killed")]
     _assert_same_state(exported[0].encoders["joint"].state_dict(), exported[1].encoders["joint"].state_dict())
     assert exported[1].metadata.provenance["epochs_run"] == 3

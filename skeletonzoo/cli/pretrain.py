@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a recipe field, dotted for nested ones (e.g. --set epochs=100 --set optimizer.lr=0.05)",
     )  # fmt: skip
     p.add_argument("--device", help="torch device (default: cuda:LOCAL_RANK if available, else cpu)")
+    p.add_argument(
+        "--threads", type=int,
+        help="CPU threads per process (torch.set_num_threads); 1 when several runs share a small machine",
+    )  # fmt: skip
     p.add_argument("--list", action="store_true", help="list the bundled recipes and exit")
     p.add_argument("--show", action="store_true", help="print the resolved recipe and exit")
     return p
@@ -57,7 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if not args.data:
             parser.error("--data PREPARED_DIR is required to train")
-        command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        if args.threads is not None:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        words = argv if argv is not None else sys.argv[1:]
+        command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in words)
         trainer = Trainer(
             recipe, args.data, args.out or f"runs/{recipe.name}", resume=args.resume, device=args.device,
             command=command,

@@ -4,8 +4,9 @@ A recipe is everything a run needs besides the data path: the method and its
 hyper-parameters, the augmentations, the optimiser and schedule, batch size, precision,
 seed, checkpointing and what to export. Recipes live in ``pretrain/recipes/*.yaml``; the
 file name is the zoo model name the run produces (``msmclr-ntu60-xsub.yaml`` trains
-``msmclr-ntu60-xsub``). A recipe may start from another with ``extends: NAME`` (a recipe of
-the same folder, or a path), then override fields; nested mappings merge key by key.
+``msmclr-ntu60-xsub``). A recipe may start from others with ``extends: NAME`` or
+``extends: [NAME, ...]`` (recipes of the same folder, or paths; merged in order), then
+override fields; nested mappings merge key by key.
 
 Every field is checked at parse time (``extra="forbid"``): a typo fails with its name.
 """
@@ -187,10 +188,12 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise RecipeError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of fields, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent is None:
+    parents = raw.pop("extends", None)
+    if parents is None:
         return raw
-    base = _read_raw(_find(parent, path.parent), (*seen, path))
+    base: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        base = _merge(base, _read_raw(_find(parent, path.parent), (*seen, path)))
     return _merge(base, raw)
 
 

@@ -1,0 +1,123 @@
+"""``skeletonzoo-eval``: run the evaluation protocols on a checkpoint and a prepared dataset.
+
+Argument parsing only; the work is :func:`skeletonzoo.evaluate.evaluate_model`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from ..exceptions import SkeletonZooError
+
+PROTOCOL_CHOICES = ("linear", "knn", "finetune", "semi", "all")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="skeletonzoo-eval",
+        description="Evaluate a skeletonzoo encoder on a prepared dataset (train split -> test split): "
+        "linear probe on frozen features, kNN, fine-tuning, semi-supervised 1 % / 10 % labels. "
+        "Accuracies are in %; trained protocols report the last epoch (honest) and the best test epoch "
+        "(what the original code reports). See docs/evaluation.md.",
+    )
+    p.add_argument(
+        "model", nargs="?", metavar="MODEL",
+        help="skeletonzoo .safetensors checkpoint (its 'joint' encoder is evaluated)",
+    )  # fmt: skip
+    p.add_argument("--data", required=True, help="prepared dataset directory (skeletonzoo prepare)")
+    p.add_argument(
+        "--protocol", nargs="+", default=["linear", "knn"], choices=PROTOCOL_CHOICES, metavar="PROTOCOL",
+        help="one or more of linear, knn, finetune, semi, all (default: linear knn)",
+    )  # fmt: skip
+    p.add_argument(
+        "--random-init", nargs="?", const="reference", choices=["reference", "pytorch"], metavar="INIT",
+        help="evaluate a randomly initialised encoder (MODEL's architecture if given, else the default "
+        "ST-GCN on the data's layout), seeded with --seed: the floor baseline. INIT: 'reference' (default; "
+        "the original pretraining's N(0, 0.02) init, what training starts from) or 'pytorch' (PyTorch's "
+        "default init)",
+    )  # fmt: skip
+    p.add_argument("--stream", choices=["joint", "motion", "bone"], help="stream of a --random-init encoder")
+    p.add_argument("--seed", type=int, default=0, help="seeds initialisations, shuffles, subsets (default 0)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--json", metavar="OUT", help="write the metric records and full results to this file")
+    p.add_argument("--batch-size", type=int, default=256, help="samples per forward pass when extracting")
+    p.add_argument(
+        "--ignore-preprocessing", action="store_true",
+        help="evaluate even if the data was prepared with another preprocessing than the model's",
+    )  # fmt: skip
+    g = p.add_argument_group("linear probe (defaults: the papers' protocol)")
+    g.add_argument("--linear-epochs", type=int, default=100)
+    g.add_argument("--linear-lr", type=float, default=3.0)
+    g.add_argument("--linear-lr-drops", type=int, nargs="*", default=[80], help="0-based epochs of lr x0.1")
+    g.add_argument("--head-init", choices=["default", "reference"], default="default",
+                   help="linear and fine-tuning heads: PyTorch's nn.Linear init (default) or the original N(0, 0.02)")
+    g.add_argument("--eval-interval", type=int, default=5, help="score the test set every N epochs (and the last)")
+    g = p.add_argument_group("kNN")
+    g.add_argument("--k", type=int, default=20, help="neighbours (default 20)")
+    g.add_argument("--knn-weighting", choices=["similarity", "majority"], default="similarity",
+                   help="similarity: votes weighted exp(cos/T) (default); majority: one vote each")
+    g.add_argument("--knn-temperature", type=float, default=0.07, help="T of the similarity weighting")
+    g = p.add_argument_group("fine-tuning (defaults: HiCLR's recipe)")
+    g.add_argument("--finetune-epochs", type=int, default=70)
+    g.add_argument("--finetune-lr", type=float, default=0.1)
+    g.add_argument("--finetune-lr-drops", type=int, nargs="*", default=[29, 54], help="0-based epochs of lr x0.1")
+    g = p.add_argument_group("semi-supervised")
+    g.add_argument("--semi-fraction", type=float, nargs="+", default=[0.01, 0.1], help="label fractions")
+    g.add_argument("--semi-mode", choices=["linear", "finetune"], default="linear",
+                   help="linear classifier on frozen features (default) or fine-tuning on the subset")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``skeletonzoo-eval``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        from ..data.prepared import read_prepared_meta
+        from ..evaluate import EvalSettings, FinetuneRecipe, KNNConfig, LinearRecipe, evaluate_model, load_eval_model
+
+        chosen = ("linear", "knn", "finetune", "semi") if "all" in args.protocol else args.protocol
+        protocols = tuple(dict.fromkeys(chosen))
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        layout = read_prepared_meta(args.data).layout
+        model = load_eval_model(
+            args.model, random_init=args.random_init is not None, init=args.random_init or "reference",
+            seed=args.seed, layout=layout, stream=args.stream, device=device,
+        )  # fmt: skip
+        settings = EvalSettings(
+            protocols=protocols,
+            seed=args.seed,
+            linear=LinearRecipe(
+                epochs=args.linear_epochs, lr=args.linear_lr, lr_drops_at=tuple(args.linear_lr_drops),
+                head_init=args.head_init, eval_interval=args.eval_interval,
+            ),
+            knn=KNNConfig(k=args.k, weighting=args.knn_weighting, temperature=args.knn_temperature),
+            finetune=FinetuneRecipe(
+                epochs=args.finetune_epochs, lr=args.finetune_lr, lr_drops_at=tuple(args.finetune_lr_drops),
+                head_init=args.head_init,
+            ),
+            semi_fractions=tuple(args.semi_fraction),
+            semi_mode=args.semi_mode,
+            batch_size=args.batch_size,
+            ignore_preprocessing=args.ignore_preprocessing,
+        )  # fmt: skip
+        command = shlex.join(["skeletonzoo-eval", *argv])
+        report = evaluate_model(model, args.data, settings, device=device, command=command)
+    except (SkeletonZooError, FileNotFoundError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"skeletonzoo-eval: error: {message}", file=sys.stderr)
+        return 2
+    print(report.table())
+    if args.json:
+        report.write_json(args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Fine-tuning: the whole encoder and a new linear head trained end to end on labels.
+
+The original repositories of this family do not ship a fine-tuning configuration for the
+quarter-width ST-GCN except HiCLR (Zhang et al., AAAI 2023), which is built on the AimCLR code;
+the default recipe is its ``config/gcn_ntu60/finetune/xview_joint.yaml`` with its
+``processor/finetune_evaluation.py``:
+
+* encoder in train mode (BatchNorm statistics update, dropout 0.5 active), the test set
+  scored in eval mode;
+* un-augmented inputs (its ``Feeder_finetune`` with ``use_aug: False``);
+* SGD over every parameter, lr 0.1, momentum 0.9, Nesterov on, weight decay 1e-4; linear
+  warm-up over the first 5 epochs (``lr * e / 5`` in 1-based epoch ``e``); lr x0.1 from
+  1-based epochs 30 and 55, i.e. 0-based ``(29, 54)``; 70 epochs; batch 64, the incomplete
+  last batch dropped; cross-entropy; the test set scored every 5 epochs and after the last;
+* the head a fresh ``Linear(num_features, num_classes)`` with PyTorch's initialisation (the
+  processor's ``weights_init`` touches only convolutions and BatchNorm).
+
+The encoder passed in is not modified: a copy is trained. The shuffle and the head's initial
+weights come from a generator seeded with ``seed``; dropout, which cannot take a generator,
+draws from the global RNG seeded with ``seed`` inside ``torch.random.fork_rng`` (the caller's
+RNG state is restored afterwards).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data.streams import to_stream
+from ..features import extract_features
+from ..models import LinearClassifier
+from ._training import (
+    HeadInit,
+    as_labels,
+    epoch_batches,
+    infer_num_classes,
+    new_classifier,
+    num_features_of,
+    should_evaluate,
+    step_lr,
+    summarize,
+    topk_accuracy,
+)
+from .results import EpochScore, ProtocolResult
+
+__all__ = ["FinetuneRecipe", "FineTuned", "finetune"]
+
+
+class FinetuneRecipe(BaseModel):
+    """Hyper-parameters of fine-tuning; the defaults are HiCLR's NTU-60 fine-tuning recipe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(default=70, ge=1)
+    lr: float = Field(default=0.1, gt=0)
+    momentum: float = Field(default=0.9, ge=0)
+    nesterov: bool = True
+    weight_decay: float = Field(default=1e-4, ge=0)
+    warmup_epochs: int = Field(default=5, ge=0)
+    lr_drops_at: tuple[int, ...] = Field(
+        default=(29, 54), description="0-based epochs from which the lr is multiplied by gamma once more"
+    )
+    gamma: float = Field(default=0.1, gt=0)
+    batch_size: int = Field(default=64, ge=1)
+    drop_last: bool = True
+    eval_interval: int = Field(default=5, ge=1)
+    epoch_length: int | None = Field(
+        default=None, ge=1, description="samples per epoch, cycling through the training set (None: one pass)"
+    )
+    head_init: HeadInit = "default"
+
+    def describe(self) -> str:
+        """Every hyper-parameter, as one line of text."""
+        drops = ", ".join(str(d) for d in self.lr_drops_at) or "none"
+        length = "one pass" if self.epoch_length is None else f"{self.epoch_length} samples (cycling)"
+        return (
+            f"whole encoder + new linear head, encoder in train mode (BN updating, dropout on), un-augmented "
+            f"inputs; SGD lr {self.lr:g} momentum {self.momentum:g} nesterov {'on' if self.nesterov else 'off'} "
+            f"weight decay {self.weight_decay:g}, linear warm-up {self.warmup_epochs} epochs, lr x{self.gamma:g} "
+            f"from 0-based epoch(s) {drops}, {self.epochs} epochs of {length}, batch {self.batch_size}"
+            f"{' (incomplete last batch dropped)' if self.drop_last else ''}, cross-entropy, head init "
+            f"{self.head_init}, test scored every {self.eval_interval} epochs and after the last"
+        )
+
+
+@dataclass
+class FineTuned:
+    """Result of :func:`finetune`.
+
+    Attributes:
+        result: Accuracies (last and best epoch) and settings.
+        encoder: The fine-tuned copy of the encoder (CPU, eval mode).
+        classifier: Its head (CPU, eval mode).
+    """
+
+    result: ProtocolResult
+    encoder: nn.Module
+    classifier: LinearClassifier
+
+
+def finetune(
+    encoder: nn.Module,
+    train_positions: np.ndarray,
+    train_labels: np.ndarray | torch.Tensor,
+    test_positions: np.ndarray,
+    test_labels: np.ndarray | torch.Tensor,
+    *,
+    stream: str = "joint",
+    layout: str = "ntu25",
+    num_classes: int | None = None,
+    recipe: FinetuneRecipe | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    protocol: str = "finetune",
+    progress: bool | None = None,
+) -> FineTuned:
+    """Fine-tune a copy of ``encoder`` with a new linear head; score the test set.
+
+    Args:
+        encoder: ``(N, C, T, V, M) -> (N, num_features)`` module (not modified).
+        train_positions: ``(N_train, C, T, V, M)`` normalised positions.
+        train_labels: ``(N_train,)``.
+        test_positions: ``(N_test, C, T, V, M)``.
+        test_labels: ``(N_test,)``.
+        stream: The encoder's input stream, derived from the positions per batch.
+        layout: Joint layout of the positions.
+        num_classes: Default ``1 + the largest label``.
+        recipe: Default :class:`FinetuneRecipe` (HiCLR's).
+        seed: Head init, shuffles and dropout.
+        device: Where training runs.
+        protocol: Name recorded in the result.
+        progress: Epoch progress bar; default when stderr is a terminal.
+    """
+    recipe = recipe or FinetuneRecipe()
+    y_train = as_labels(train_labels, len(train_positions), "train labels")
+    y_test = as_labels(test_labels, len(test_positions), "test labels")
+    num_classes = num_classes or infer_num_classes(y_train, y_test)
+    num_features = num_features_of(encoder)
+    device = torch.device(device)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    generator = torch.Generator().manual_seed(seed)
+    model = copy.deepcopy(encoder).to(device)
+    head = new_classifier(num_features, num_classes, generator, recipe.head_init).to(device)
+    parameters = list(model.parameters()) + list(head.parameters())
+    optimizer = torch.optim.SGD(
+        parameters, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )  # fmt: skip
+    y_train_dev = y_train.to(device)
+    history: list[EpochScore] = []
+    start = time.perf_counter()
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(seed)
+        for epoch in tqdm(range(recipe.epochs), desc=protocol, unit="epoch", disable=not progress, leave=False):
+            lr = step_lr(recipe.lr, epoch, recipe.lr_drops_at, recipe.gamma, recipe.warmup_epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            head.train()
+            losses = []
+            batches = epoch_batches(
+                len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last,
+                epoch_length=recipe.epoch_length,
+            )  # fmt: skip
+            for idx in batches:
+                x = torch.from_numpy(np.asarray(train_positions[idx.numpy()], dtype=np.float32)).to(device)
+                logits = head(model(to_stream(x, stream, layout)))
+                loss = F.cross_entropy(logits, y_train_dev[idx.to(device)])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.detach())
+            if should_evaluate(epoch, recipe.epochs, recipe.eval_interval):
+                features = extract_features(
+                    model, test_positions, stream=stream, layout=layout, device=device, progress=False
+                )
+                head.eval()
+                with torch.no_grad():
+                    logits = head(torch.from_numpy(features).to(device)).cpu()
+                top1, top5 = topk_accuracy(logits, y_test)
+                history.append(
+                    EpochScore(epoch=epoch + 1, top1=top1, top5=top5, train_loss=float(torch.stack(losses).mean()))
+                )
+    seconds = time.perf_counter() - start
+    last, best = summarize(history)
+    result = ProtocolResult(
+        protocol=protocol,
+        top1_last=last.top1,
+        top5_last=last.top5,
+        top1_best=best.top1,
+        top5_best=best.top5,
+        best_epoch=best.epoch,
+        epochs=recipe.epochs,
+        num_train=len(y_train),
+        num_test=len(y_test),
+        settings={**recipe.model_dump(), "seed": seed, "num_classes": num_classes, "num_features": num_features,
+                  "stream": stream},
+        history=history,
+        seconds=seconds,
+    )  # fmt: skip
+    return FineTuned(result=result, encoder=model.cpu().eval(), classifier=head.cpu().eval())

@@ -1,0 +1,416 @@
+"""Running the protocols on a model and a prepared dataset: what ``skeletonzoo-eval`` does.
+
+:func:`load_eval_model` resolves the encoder (a skeletonzoo checkpoint, or a seeded random
+initialisation of the same architecture: the floor every pretrained model must beat);
+:func:`evaluate_model` opens the prepared ``train`` and ``test`` splits, extracts the frozen
+features once, runs the requested protocols and returns an :class:`EvaluationReport` whose
+:class:`~skeletonzoo.evaluate.results.MetricRecord` list is what the weights manifest stores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..checkpoint import load_checkpoint
+from ..data.prepared import PreparedData, open_prepared
+from ..exceptions import CheckpointError, DataMismatchError
+from ..models import EncoderConfig, SkeletonEncoder
+from .finetune import FinetuneRecipe, finetune
+from .knn import KNNConfig, knn_evaluate
+from .linear import LinearRecipe, linear_probe
+from .results import KNNResult, MetricRecord, ProtocolResult
+from .semi import SemiMode, fraction_name, semi_supervised_finetune, semi_supervised_linear
+from .sources import EncoderFeatures
+
+__all__ = [
+    "PROTOCOLS",
+    "EvalModel",
+    "EvalSettings",
+    "EvaluationReport",
+    "load_eval_model",
+    "evaluate_model",
+]
+
+Protocol = Literal["linear", "knn", "finetune", "semi"]
+PROTOCOLS: tuple[str, ...] = ("linear", "knn", "finetune", "semi")
+REPORT_FORMAT = "skeletonzoo.eval/1"
+
+
+@dataclass
+class EvalModel:
+    """The encoder under evaluation.
+
+    Attributes:
+        encoder: The ``"joint"`` component's encoder (eval mode).
+        stream: Input stream derived from the positions.
+        preprocessing: ``Preprocess.to_dict()`` the model was trained with (``None``: unknown).
+        description: What it is, for reports: a path, or ``random-init (seed 0)``.
+    """
+
+    encoder: SkeletonEncoder
+    stream: str
+    preprocessing: dict[str, Any] | None
+    description: str
+
+
+def load_eval_model(
+    model: str | Path | None,
+    *,
+    random_init: bool = False,
+    init: str = "reference",
+    seed: int = 0,
+    layout: str = "ntu25",
+    stream: str | None = None,
+    device: str | torch.device = "cpu",
+) -> EvalModel:
+    """Resolve the encoder to evaluate.
+
+    Args:
+        model: Path to a skeletonzoo ``.safetensors`` checkpoint; its ``"joint"`` component
+            is the encoder (the two-encoder methods' second component is not evaluated).
+        random_init: Evaluate a randomly initialised encoder instead: the architecture of
+            ``model`` when given, else the default quarter-width ST-GCN on ``layout``. The
+            weights are the original pretraining's initialisation (``reference_init_``:
+            convolution/linear ``N(0, 0.02)``, BatchNorm weight ``N(1, 0.02)``), drawn from a
+            generator seeded with ``seed`` — what pretraining starts from — with
+            ``init="reference"``, or PyTorch's default initialisation (Kaiming-uniform
+            convolutions, BatchNorm weight 1) with ``init="pytorch"``. The reference init makes
+            features tiny (~1e-7), which the papers' un-standardised linear probe cannot use;
+            PyTorch's is the usual "random encoder" floor.
+        init: ``"reference"`` or ``"pytorch"`` (see ``random_init``).
+        seed: Seed of the random initialisation.
+        layout: Layout of the random encoder when no ``model`` gives one.
+        stream: Stream of the random encoder (default ``model``'s, else ``"joint"``); must
+            match ``model``'s when both are given.
+        device: Where the encoder is put.
+
+    Raises:
+        CheckpointError: ``model`` is not a skeletonzoo checkpoint or has no ``"joint"`` component.
+        ValueError: neither ``model`` nor ``random_init``.
+    """
+    if model is None and not random_init:
+        raise ValueError("give a checkpoint path, or --random-init for a randomly initialised encoder")
+    config = EncoderConfig.model_validate({"layout": layout})
+    preprocessing: dict[str, Any] | None = None
+    model_stream = "joint"
+    description = ""
+    encoder: SkeletonEncoder | None = None
+    if model is not None:
+        # The zoo's `skeletonzoo.load(name_or_path)` will replace this line.
+        loaded = load_checkpoint(model, device=device)
+        if "joint" not in loaded.encoders:
+            raise CheckpointError(f"{model} has no 'joint' component (components: {sorted(loaded.encoders)})")
+        if loaded.metadata.components["joint"].input != "identity":
+            raise CheckpointError(
+                f"{model}: the joint component's input is {loaded.metadata.components['joint'].input!r}; "
+                "only encoders that take the positions directly can be evaluated"
+            )
+        encoder = loaded.encoders["joint"]
+        config = encoder.config
+        preprocessing = loaded.metadata.preprocessing
+        model_stream = loaded.metadata.stream
+        description = str(model)
+        if stream is not None and stream != model_stream:
+            raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}")
+    if random_init:
+        if init not in ("reference", "pytorch"):
+            raise ValueError(f"init is 'reference' or 'pytorch', not {init!r}")
+        with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG
+            if init == "pytorch":
+                torch.manual_seed(seed)
+            encoder = SkeletonEncoder(config)
+        if init == "reference":
+            from ..pretrain.moco import reference_init_
+
+            reference_init_(encoder, torch.Generator().manual_seed(seed))
+        model_stream = stream or model_stream
+        description = f"random-init ({init} init, seed {seed})" + (f" with the architecture of {model}" if model else "")
+    assert encoder is not None
+    return EvalModel(encoder.to(device).eval(), model_stream, preprocessing, description)
+
+
+class EvalSettings(BaseModel):
+    """Which protocols to run, and every hyper-parameter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    protocols: tuple[Protocol, ...] = ("linear", "knn")
+    seed: int = 0
+    linear: LinearRecipe = Field(default_factory=LinearRecipe)
+    knn: KNNConfig = Field(default_factory=KNNConfig)
+    finetune: FinetuneRecipe = Field(default_factory=FinetuneRecipe)
+    semi_fractions: tuple[float, ...] = (0.01, 0.1)
+    semi_mode: SemiMode = "linear"
+    semi_finetune: FinetuneRecipe | None = Field(
+        default=None, description="recipe of semi_mode='finetune' (None: HiCLR's, epochs as long as the full train set)"
+    )
+    batch_size: int = Field(default=256, ge=1, description="samples per encoder forward pass when extracting features")
+    ignore_preprocessing: bool = Field(default=False, description="evaluate even if the data's preprocessing differs")
+
+
+@dataclass
+class EvaluationReport:
+    """Everything one ``skeletonzoo-eval`` run measured."""
+
+    model: str
+    stream: str
+    dataset: str
+    benchmark: str
+    data: dict[str, Any]
+    metrics: list[MetricRecord]
+    results: dict[str, ProtocolResult | KNNResult]
+    command: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": REPORT_FORMAT,
+            "model": self.model,
+            "stream": self.stream,
+            "dataset": self.dataset,
+            "benchmark": self.benchmark,
+            "data": self.data,
+            "command": self.command,
+            "metrics": [m.model_dump() for m in self.metrics],
+            "results": {name: r.model_dump() for name, r in self.results.items()},
+            "seconds": self.seconds,
+            "notes": self.notes,
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` to ``path`` atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def table(self) -> str:
+        """A readable summary: one row per metric, then the wall time of each step."""
+        lines = [
+            f"model:   {self.model} ({self.stream} stream)",
+            f"data:    {self.dataset} {self.benchmark}: train {self.data['train']['num_samples']}, "
+            f"test {self.data['test']['num_samples']} ({self.data['root']})",
+            "",
+            f"{'metric':<32} {'value':>7}  protocol",
+        ]
+        for m in self.metrics:
+            lines.append(f"{m.name:<32} {m.value:>7.2f}  {_short(self.results, m.name)}")
+        lines.append("")
+        lines.append("wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()))
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _short(results: dict[str, ProtocolResult | KNNResult], metric: str) -> str:
+    key = metric.rsplit("_top", 1)[0]
+    result = results.get(key)
+    if isinstance(result, ProtocolResult):
+        which = "last epoch" if metric.endswith("_last") else f"best test epoch ({result.best_epoch})"
+        return f"{which} of {result.epochs}, {result.num_train} training labels"
+    if isinstance(result, KNNResult):
+        return f"k={result.settings['k']}, {result.settings['weighting']} vote"
+    return ""
+
+
+def _check_data(model: EvalModel, train: PreparedData, settings: EvalSettings, notes: list[str]) -> None:
+    meta = train.meta
+    if meta.layout != model.encoder.config.layout:
+        raise DataMismatchError(
+            f"{train.root} holds layout {meta.layout!r} but the encoder expects {model.encoder.config.layout!r}; "
+            f"prepare the data for layout {model.encoder.config.layout!r}"
+        )
+    if model.preprocessing is not None and meta.preprocessing is not None and model.preprocessing != meta.preprocessing:
+        differing = sorted(
+            k for k in set(model.preprocessing) | set(meta.preprocessing)
+            if model.preprocessing.get(k) != meta.preprocessing.get(k)
+        )  # fmt: skip
+        message = (
+            f"{train.root} was prepared with a different preprocessing than the model was trained with "
+            f"(differs in {', '.join(differing)}: data {[meta.preprocessing.get(k) for k in differing]}, "
+            f"model {[model.preprocessing.get(k) for k in differing]})"
+        )
+        if not settings.ignore_preprocessing:
+            raise DataMismatchError(
+                message + "; prepare the data with the model's preprocessing, or pass --ignore-preprocessing"
+            )
+        notes.append(message + " (evaluated anyway: --ignore-preprocessing)")
+
+
+def _records(
+    name: str, result: ProtocolResult, text: str, dataset: str, split: str, command: str
+) -> list[MetricRecord]:
+    values = {
+        f"{name}_top1_last": result.top1_last,
+        f"{name}_top1_best": result.top1_best,
+        f"{name}_top5_last": result.top5_last,
+        f"{name}_top5_best": result.top5_best,
+    }
+    out = []
+    for metric, value in values.items():
+        which = (
+            "after the last epoch"
+            if metric.endswith("_last")
+            else f"at the best test epoch ({result.best_epoch} of {result.epochs}; selected on the test set, "
+            "as the original code reports)"
+        )
+        top = "top-1" if "_top1_" in metric else "top-5"
+        out.append(
+            MetricRecord(
+                name=metric, value=round(value, 4), protocol=f"{top} accuracy (%) {which}; {text}",
+                dataset=dataset, split=split, command=command,
+            )  # fmt: skip
+        )
+    return out
+
+
+def evaluate_model(
+    model: EvalModel,
+    data_dir: str | Path,
+    settings: EvalSettings | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    command: str = "",
+    progress: bool | None = None,
+) -> EvaluationReport:
+    """Run ``settings.protocols`` on the prepared dataset in ``data_dir``.
+
+    Args:
+        model: From :func:`load_eval_model`.
+        data_dir: A prepared directory with ``train`` and ``test`` splits (``skeletonzoo prepare``);
+            its positions are already normalised and go straight to the encoder.
+        settings: Protocols and hyper-parameters (default linear + kNN, the papers' settings).
+        device: Where the encoder and the classifiers run.
+        command: The command line, recorded with every metric.
+        progress: Progress bars; default when stderr is a terminal.
+
+    Raises:
+        DataMismatchError: the data's layout or preprocessing is not the model's.
+    """
+    settings = settings or EvalSettings()
+    train = open_prepared(data_dir, "train")
+    test = open_prepared(data_dir, "test")
+    notes: list[str] = []
+    _check_data(model, train, settings, notes)
+    meta = train.meta
+    num_classes = meta.num_classes
+    layout = meta.layout
+    encoder = model.encoder.to(device).eval()
+    split = f"{meta.benchmark} (train on split 'train', {len(train)} samples; test on split 'test', {len(test)})"
+    seconds: dict[str, float] = {}
+    common = (
+        f"encoder {model.description}, {model.stream} stream, layout {layout}; data {meta.dataset} {meta.benchmark} "
+        f"(prepared-data fingerprints: train {train.fingerprint()[:16]}, test {test.fingerprint()[:16]}); "
+        f"seed {settings.seed}"
+    )
+    metrics: list[MetricRecord] = []
+    results: dict[str, ProtocolResult | KNNResult] = {}
+
+    needs_features = bool({"linear", "knn"} & set(settings.protocols)) or (
+        "semi" in settings.protocols and settings.semi_mode == "linear"
+    )
+    if needs_features:
+        start = time.perf_counter()
+        extract = dict(stream=model.stream, layout=layout, device=device, batch_size=settings.batch_size)
+        f_train = EncoderFeatures(encoder, train.positions, **extract).extract_all(  # type: ignore[arg-type]
+            progress=progress, desc="train features"
+        )
+        f_test = EncoderFeatures(encoder, test.positions, **extract).extract_all(  # type: ignore[arg-type]
+            progress=progress, desc="test features"
+        )
+        seconds["features"] = time.perf_counter() - start
+        frozen = f"frozen encoder (eval mode), un-augmented inputs, {f_train.shape[1]}-d pooled features extracted once"
+
+    if "linear" in settings.protocols:
+        probe = linear_probe(
+            f_train, train.labels, f_test, test.labels, num_classes=num_classes, recipe=settings.linear,
+            seed=settings.seed, device=device,
+        )  # fmt: skip
+        results["linear"] = probe.result
+        seconds["linear"] = probe.result.seconds
+        head = f"new Linear({f_train.shape[1]}, {num_classes})"
+        text = f"linear evaluation: {frozen}; {head}; {settings.linear.describe()}; {common}"
+        metrics += _records("linear", probe.result, text, meta.dataset, split, command)
+
+    if "knn" in settings.protocols:
+        knn = knn_evaluate(
+            f_train, train.labels, f_test, test.labels, num_classes=num_classes, config=settings.knn, device=device
+        )
+        results["knn"] = knn
+        seconds["knn"] = knn.seconds
+        text = f"kNN: {frozen}; {settings.knn.describe()}; all {len(train)} training samples labelled; {common}"
+        for top, value in (("top1", knn.top1), ("top5", knn.top5)):
+            metrics.append(
+                MetricRecord(
+                    name=f"knn_{top}", value=round(value, 4),
+                    protocol=f"{'top-1' if top == 'top1' else 'top-5'} accuracy (%); {text}",
+                    dataset=meta.dataset, split=split, command=command,
+                )  # fmt: skip
+            )
+
+    if "finetune" in settings.protocols:
+        tuned = finetune(
+            encoder, train.positions, train.labels, test.positions, test.labels, stream=model.stream, layout=layout,
+            num_classes=num_classes, recipe=settings.finetune, seed=settings.seed, device=device, progress=progress,
+        )  # fmt: skip
+        results["finetune"] = tuned.result
+        seconds["finetune"] = tuned.result.seconds
+        text = f"fine-tuning: {settings.finetune.describe()}; {common}"
+        metrics += _records("finetune", tuned.result, text, meta.dataset, split, command)
+
+    if "semi" in settings.protocols:
+        for fraction in settings.semi_fractions:
+            name = fraction_name(fraction)
+            if settings.semi_mode == "linear":
+                result = semi_supervised_linear(
+                    f_train, train.labels, f_test, test.labels, fraction, num_classes=num_classes,
+                    recipe=settings.linear, seed=settings.seed, device=device,
+                ).result  # fmt: skip
+                how = f"linear classifier on the {frozen}; {settings.linear.describe()}"
+            else:
+                result = semi_supervised_finetune(
+                    encoder, train.positions, train.labels, test.positions, test.labels, fraction,
+                    stream=model.stream, layout=layout, num_classes=num_classes, recipe=settings.semi_finetune,
+                    seed=settings.seed, device=device,
+                ).result  # fmt: skip
+                name = f"{name}_finetune"
+                how = "fine-tuning: " + _finetune_text(result)
+            results[name] = result
+            seconds[name] = result.seconds
+            text = (
+                f"semi-supervised, {fraction:.0%} of the training labels: {result.settings['subset_size']} samples, "
+                f"class-balanced (max(1, round({fraction:g} * n_c)) per class, drawn with seed {settings.seed}); "
+                f"{how}; {common}"
+            )
+            metrics += _records(name, result, text, meta.dataset, split, command)
+
+    data = {
+        "root": str(train.root),
+        "train": {"num_samples": len(train), "fingerprint": train.fingerprint()},
+        "test": {"num_samples": len(test), "fingerprint": test.fingerprint()},
+        "num_classes": num_classes,
+        "layout": layout,
+        "preprocessing": meta.preprocessing,
+    }
+    return EvaluationReport(
+        model=model.description, stream=model.stream, dataset=meta.dataset, benchmark=meta.benchmark, data=data,
+        metrics=metrics, results=results, command=command, seconds=seconds, notes=notes,
+    )  # fmt: skip
+
+
+def _finetune_text(result: ProtocolResult) -> str:
+    keys = set(FinetuneRecipe.model_fields)
+    return FinetuneRecipe.model_validate({k: v for k, v in result.settings.items() if k in keys}).describe()

@@ -1,0 +1,187 @@
+"""``skeletonzoo-eval`` end to end: tiny prepared directories and checkpoints, and real NW-UCLA clips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import randomize_, shared_file
+from test_evaluate import _one_thread  # noqa: F401  (autouse fixture: tiny tensors, one thread)
+
+from skeletonzoo.checkpoint import save_checkpoint
+from skeletonzoo.cli.evaluate import main
+from skeletonzoo.data import PreparedSplit, write_prepared
+from skeletonzoo.evaluate import KNNConfig, LinearRecipe, knn_evaluate, linear_probe, load_eval_model
+from skeletonzoo.features import extract_features
+from skeletonzoo.models import SkeletonEncoder
+
+PREPROCESS = {"name": "original-position", "layout": "ntu25", "num_frames": 12}
+
+
+def _split(n: int, seed: int) -> PreparedSplit:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    x = torch.randn(n, 3, 12, 25, 2, generator=g) * 0.3
+    x[::2, ..., 1] = 0
+    x[:, 0] += labels.view(-1, 1, 1, 1).float()
+    return PreparedSplit(x.numpy(), labels.numpy(), [f"clip{seed}_{i}" for i in range(n)])
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    root = tmp_path / "toy"
+    write_prepared(root, {"train": _split(30, 0), "test": _split(15, 1)}, dataset="toy", benchmark="xsub",
+                   layout="ntu25", num_classes=3, preprocessing=PREPROCESS)  # fmt: skip
+    return root
+
+
+@pytest.fixture()
+def encoder() -> SkeletonEncoder:
+    return randomize_(SkeletonEncoder(hidden_channels=4, hidden_dim=16), seed=2).eval()
+
+
+@pytest.fixture()
+def checkpoint(tmp_path, encoder):
+    path = tmp_path / "tiny.safetensors"
+    save_checkpoint(path, {"joint": encoder}, stream="motion", preprocessing=PREPROCESS)
+    return path
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_linear_knn_semi_end_to_end_equal_the_library(capsys, tmp_path, data_dir, checkpoint, encoder):
+    out_json = tmp_path / "metrics.json"
+    argv = [str(checkpoint), "--data", str(data_dir), "--protocol", "linear", "knn", "semi", "--device", "cpu",
+            "--linear-epochs", "6", "--linear-lr-drops", "4", "--eval-interval", "2", "--k", "5",
+            "--json", str(out_json)]  # fmt: skip
+    rc, out, err = _run(capsys, *argv)
+    assert rc == 0, err
+    report = json.loads(out_json.read_text())
+    metrics = {m["name"]: m for m in report["metrics"]}
+    expected = {f"{p}_top{k}_{w}" for p in ("linear", "semi1", "semi10") for k in (1, 5) for w in ("last", "best")}
+    assert set(metrics) == expected | {"knn_top1", "knn_top5"}
+    for m in metrics.values():
+        assert set(m) == {"name", "value", "protocol", "dataset", "split", "command"}
+        assert m["dataset"] == "toy" and m["split"].startswith("xsub") and 0.0 <= m["value"] <= 100.0
+        assert m["command"].startswith("skeletonzoo-eval ") and "--k 5" in m["command"]
+    assert "lr 3 momentum 0.9" in metrics["linear_top1_last"]["protocol"]
+    assert "k=5" in metrics["knn_top1"]["protocol"]
+    assert "linear_top1_last" in out and "knn_top1" in out
+
+    # the same numbers from the library, on the checkpoint's motion stream
+    train, test = _split(30, 0), _split(15, 1)
+    f_train = extract_features(encoder, train.positions, stream="motion")
+    f_test = extract_features(encoder, test.positions, stream="motion")
+    recipe = LinearRecipe(epochs=6, lr_drops_at=(4,), eval_interval=2)
+    probe = linear_probe(f_train, train.labels, f_test, test.labels, num_classes=3, recipe=recipe, seed=0).result
+    assert metrics["linear_top1_last"]["value"] == round(probe.top1_last, 4)
+    assert metrics["linear_top5_best"]["value"] == round(probe.top5_best, 4)
+    knn = knn_evaluate(f_train, train.labels, f_test, test.labels, num_classes=3, config=KNNConfig(k=5))
+    assert metrics["knn_top1"]["value"] == round(knn.top1, 4)
+    assert report["results"]["semi10"]["settings"]["subset_size"] == 3  # round(0.1 * 10) = 1 per class
+    assert report["results"]["linear"]["history"][-1]["epoch"] == 6
+    assert report["data"]["train"]["fingerprint"] and report["stream"] == "motion"
+
+
+def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint):
+    out_json = tmp_path / "ft.json"
+    rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "finetune",
+                      "--finetune-epochs", "2", "--json", str(out_json))  # fmt: skip
+    assert rc == 0, err
+    report = json.loads(out_json.read_text())
+    assert [m["name"] for m in report["metrics"]] == [
+        "finetune_top1_last", "finetune_top1_best", "finetune_top5_last", "finetune_top5_best"
+    ]  # fmt: skip
+    assert "train mode (BN updating" in report["metrics"][0]["protocol"]
+    assert report["results"]["finetune"]["epochs"] == 2
+
+
+def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
+    values = []
+    for name, seed in (("a", "3"), ("b", "3")):
+        out_json = tmp_path / f"{name}.json"
+        rc, _, err = _run(capsys, "--random-init", "--data", str(data_dir), "--protocol", "knn", "--seed", seed,
+                          "--json", str(out_json))  # fmt: skip
+        assert rc == 0, err
+        report = json.loads(out_json.read_text())
+        values.append([m["value"] for m in report["metrics"]])
+        assert report["model"] == "random-init (reference init, seed 3)" and report["stream"] == "joint"
+    assert values[0] == values[1]
+    a = load_eval_model(None, random_init=True, seed=3).encoder.state_dict()
+    b = load_eval_model(None, random_init=True, seed=4).encoder.state_dict()
+    assert not torch.equal(a["blocks.0.gcn.conv.weight"], b["blocks.0.gcn.conv.weight"])
+    # the original pretraining's init: N(0, 0.02) convolutions
+    assert abs(a["blocks.5.tcn.conv.weight"].std().item() - 0.02) < 0.002
+    # PyTorch's default init: Kaiming-uniform, bound 1/sqrt(fan_in) = 1/sqrt(32 * 9) for block 5
+    c = load_eval_model(None, random_init=True, init="pytorch", seed=3).encoder.state_dict()
+    d = load_eval_model(None, random_init=True, init="pytorch", seed=3).encoder.state_dict()
+    assert torch.equal(c["blocks.5.tcn.conv.weight"], d["blocks.5.tcn.conv.weight"])
+    bound = c["blocks.5.tcn.conv.weight"].abs().max().item()
+    assert 0.9 / (32 * 9) ** 0.5 < bound <= 1 / (32 * 9) ** 0.5
+
+
+def test_refusals_say_what_to_do(capsys, tmp_path, data_dir, checkpoint, encoder):
+    rc, _, err = _run(capsys, "--data", str(data_dir))
+    assert rc == 2 and "--random-init" in err
+
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, {"joint": encoder}, preprocessing={**PREPROCESS, "num_frames": 50})
+    rc, _, err = _run(capsys, str(other), "--data", str(data_dir), "--protocol", "knn")
+    assert rc == 2 and "num_frames" in err and "--ignore-preprocessing" in err
+    out_json = tmp_path / "ignored.json"
+    rc, _, err = _run(capsys, str(other), "--data", str(data_dir), "--protocol", "knn", "--ignore-preprocessing",
+                      "--json", str(out_json))  # fmt: skip
+    assert rc == 0, err
+    assert "evaluated anyway" in json.loads(out_json.read_text())["notes"][0]
+
+    coco = tmp_path / "coco"
+    split = PreparedSplit(np.zeros((3, 3, 12, 17, 1), np.float32), np.arange(3), ["a", "b", "c"])
+    write_prepared(coco, {"train": split, "test": split}, dataset="toy", benchmark="x", layout="coco17",
+                   num_classes=3)  # fmt: skip
+    rc, _, err = _run(capsys, str(checkpoint), "--data", str(coco))
+    assert rc == 2 and "layout 'coco17'" in err and "'ntu25'" in err
+
+    not_a_checkpoint = tmp_path / "x.safetensors"
+    not_a_checkpoint.write_bytes(b"not safetensors")
+    rc, _, err = _run(capsys, str(not_a_checkpoint), "--data", str(data_dir))
+    assert rc == 2 and "safetensors" in err
+
+    rc, _, err = _run(capsys, str(checkpoint), "--data", str(tmp_path / "missing"))
+    assert rc == 2 and "not a prepared dataset" in err
+
+
+@pytest.mark.slow
+def test_real_nwucla_random_init_knn(capsys, tmp_path):
+    """A few hundred real clips through `skeletonzoo-eval`: the random-init floor's kNN."""
+    from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_npz
+
+    splits = prepare_nwucla(read_nwucla_npz(shared_file("data/nwucla/nwucla.npz")))
+    small = {
+        "train": PreparedSplit(splits["train"].positions[::6], splits["train"].labels[::6], splits["train"].names[::6]),
+        "test": PreparedSplit(splits["test"].positions[::4], splits["test"].labels[::4], splits["test"].names[::4]),
+    }
+    assert all(len(np.unique(s.labels)) == 10 for s in small.values())
+    root = tmp_path / "nwucla"
+    write_prepared(root, small, dataset="nwucla", benchmark="xview", layout="ntu25", num_classes=10,
+                   preprocessing=NWUCLA_PREPROCESS.to_dict())  # fmt: skip
+    out_json = tmp_path / "nwucla.json"
+    rc, _, err = _run(capsys, "--random-init", "--data", str(root), "--protocol", "knn", "--json", str(out_json))
+    assert rc == 0, err
+    report = json.loads(out_json.read_text())
+    assert report["data"]["train"]["num_samples"] == 170 and report["data"]["test"]["num_samples"] == 116
+    got = {m["name"]: m["value"] for m in report["metrics"]}
+    encoder = load_eval_model(None, random_init=True, seed=0).encoder
+    f_train = extract_features(encoder, small["train"].positions)
+    f_test = extract_features(encoder, small["test"].positions)
+    expected = knn_evaluate(f_train, small["train"].labels, f_test, small["test"].labels, num_classes=10)
+    assert got["knn_top1"] == round(expected.top1, 4) and got["knn_top5"] == round(expected.top5, 4)
+    # the protocol itself on real data: kNN on the raw normalised positions is far above chance (10 %)
+    raw = knn_evaluate(small["train"].positions.reshape(170, -1), small["train"].labels,
+                       small["test"].positions.reshape(116, -1), small["test"].labels)  # fmt: skip
+    assert raw.top1 > 25.0
