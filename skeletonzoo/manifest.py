@@ -319,8 +319,13 @@ def write_manifest(manifest: Manifest, path: str | Path | None = None) -> Path:
     return path
 
 
-def _as_metric(metric: Metric | dict[str, Any]) -> Metric:
-    return metric if isinstance(metric, Metric) else Metric.model_validate({"measured_by": "skeletonzoo", **metric})
+def _as_metric(metric: Metric | BaseModel | dict[str, Any]) -> Metric:
+    """A :class:`Metric` from itself, a dict, or another pydantic record with the same fields
+    (``skeletonzoo.evaluate.results.MetricRecord``); ``measured_by`` defaults to skeletonzoo."""
+    if isinstance(metric, Metric):
+        return metric
+    fields = metric.model_dump() if isinstance(metric, BaseModel) else dict(metric)
+    return Metric.model_validate({"measured_by": "skeletonzoo", **fields})
 
 
 # Keys of a checkpoint's provenance that describe the method, not the run.
@@ -361,7 +366,7 @@ def publish(
     *,
     licence: str | None = None,
     training: TrainingProvenance | dict[str, Any] | None = None,
-    metrics: Iterable[Metric | dict[str, Any]] = (),
+    metrics: Iterable[Metric | BaseModel | dict[str, Any]] = (),
     bundle: bool = True,
     huggingface: HuggingFaceSource | dict[str, str] | None = None,
     urls: Iterable[str] = (),
@@ -390,8 +395,8 @@ def publish(
         licence: Licence of the weights; default the trainer's entry's ``licence``.
         training: How it was trained; default the trainer's entry's ``training``, else the
             checkpoint's provenance (less ``method`` and ``recipe_config``).
-        metrics: Measured metrics (``Metric`` or dicts; ``measured_by`` defaults to
-            ``"skeletonzoo"``).
+        metrics: Measured metrics: ``Metric``s, dicts, or the ``MetricRecord``s
+            ``skeletonzoo-eval`` returns (``measured_by`` defaults to ``"skeletonzoo"``).
         bundle: Ship the file inside the package (``weights/NAME.safetensors``).
         huggingface: Where it was uploaded: ``{"repo_id", "filename", "revision"}``.
         urls: Mirror URLs serving the same bytes.

@@ -367,12 +367,15 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     )
     result = Trainer(recipe, data, tmp_path / "run", progress=False).run()
 
-    metric = {"name": "knn_top1", "value": 12.5, "protocol": "kNN", "dataset": "nwucla", "split": "xview",
-              "command": "skeletonzoo-eval knn"}  # fmt: skip
+    from skeletonzoo.evaluate.results import MetricRecord
+
+    metric = MetricRecord(name="knn_top1", value=12.5, protocol="kNN", dataset="nwucla", split="xview",
+                          command="skeletonzoo-eval knn")  # fmt: skip
     manifest_file = _copy_manifest(tmp_path)
     entry = publish(name, result.weights, metrics=[metric], manifest=manifest_file, package_dir=tmp_path / "pkg")
     exported = json.loads(result.manifest_entry.read_text())
     assert entry.licence == "test terms" and entry.sha256 == exported["sha256"]
+    assert entry.metrics[0].model_dump(exclude={"measured_by", "source"}) == metric.model_dump()
     assert entry.training == TrainingProvenance.model_validate(exported["training"])
     assert entry.model_card == f"weights/{name}.md"
 
