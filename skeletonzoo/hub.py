@@ -115,6 +115,13 @@ def _remove_hf_file(pointer: str | Path) -> None:
             pass
 
 
+def _remove_cached(path: Path, source: str) -> None:
+    if source == "huggingface":
+        _remove_hf_file(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _unreachable(exc: BaseException) -> bool:
     """Whether an error (or its causes) means no HTTP answer at all: network down, refused, timeout."""
     names = {"ConnectError", "ConnectTimeout", "ConnectionError", "TimeoutException", "ReadTimeout", "Timeout"}
@@ -157,7 +164,7 @@ def _from_cache(root: Path, weights: PublishedWeights, attempts: list[_Attempt])
             return path
         except ChecksumError as exc:
             # A bad cached copy is never used; remove it so the next download replaces it.
-            _remove_hf_file(path) if kind == "huggingface" else path.unlink(missing_ok=True)
+            _remove_cached(path, kind)
             attempts.append(_Attempt(f"cached copy {path}", f"{exc}; removed", "checksum"))
     return None
 
@@ -420,7 +427,7 @@ def verify_cache(
             results.append((cached, "ok"))
         except ChecksumError as exc:
             if remove_bad:
-                _remove_hf_file(cached.path) if cached.source == "huggingface" else cached.path.unlink()
+                _remove_cached(cached.path, cached.source)
             results.append((cached, str(exc) + ("; removed" if remove_bad else "")))
     return results
 
