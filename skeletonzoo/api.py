@@ -1,0 +1,473 @@
+"""The stable face of the zoo: :func:`load` a model by name (or checkpoint path), :func:`embed`
+skeleton sequences with the preprocessing it was trained with.
+
+>>> import skeletonzoo as sz
+>>> enc = sz.load("msmclr-nwucla-xview", pretrained=False)   # architecture only
+>>> sz.embed(enc, clips).shape                               # doctest: +SKIP
+(464, 256)
+
+Every model :func:`load` returns is an ``nn.Module`` in eval mode mapping ``(N, C, T, V, M)``
+to ``(N, num_features)``, with these attributes:
+
+* ``preprocess`` — the :class:`~skeletonzoo.data.preprocess.Preprocess` it was trained with;
+* ``layout`` — the :class:`~skeletonzoo.skeleton.Layout` it consumes (after any adapter);
+* ``stream`` — ``"joint"``, ``"motion"``, ``"bone"``, or ``"3s"`` for a three-stream ensemble;
+* ``num_features`` — the embedding size;
+* ``model_name`` — the registry name, or the checkpoint path it was loaded from;
+* ``published`` — the manifest entry of its weights (``None`` if random or loaded from a path).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint
+from .data.adapters import ADAPTERS, adapt_layout
+from .data.preprocess import Preprocess
+from .exceptions import CheckpointError, WeightsNotPublishedError
+from .features import extract_features
+from .manifest import PublishedWeights
+from .models import SkeletonEncoder
+from .models.ensemble import GroupedInputEncoder, StreamEnsemble, num_features_of
+from .registry import ModelInfo, get_spec, list_models, model_info
+from .skeleton.layouts import LAYOUTS, Layout, get_layout
+
+__all__ = ["load", "load_model", "embed"]
+
+ArrayLike = np.ndarray | torch.Tensor
+_TWO_D_LAYOUTS = {"coco17", "openpose18"}
+
+
+# --------------------------------------------------------------------------------------------
+# load
+
+
+def _layout_of(model: nn.Module) -> Layout:
+    layout: object = getattr(model, "layout", None)
+    if not isinstance(layout, Layout):
+        raise TypeError(
+            f"{type(model).__name__} has no `layout` (a skeletonzoo Layout); load models with skeletonzoo.load"
+        )
+    return layout
+
+
+def _is_checkpoint_path(name: str | os.PathLike[str]) -> bool:
+    if isinstance(name, os.PathLike):
+        return True
+    return name.endswith(".safetensors") or "/" in name or os.sep in name
+
+
+def _component_module(encoder: SkeletonEncoder, derivation: str) -> tuple[nn.Module, str | None]:
+    """Wrap a component encoder so it takes the model input; returns it and its own stream."""
+    kind, _, arg = derivation.partition(":")
+    if kind == "identity":
+        return encoder, None
+    if kind == "grouping":
+        return GroupedInputEncoder(encoder, arg), None
+    if kind == "stream":
+        return encoder, arg
+    raise CheckpointError(f"unknown component input {derivation!r}")
+
+
+def _attach(
+    model: nn.Module,
+    *,
+    name: str,
+    stream: str,
+    preprocess: Preprocess,
+    published: PublishedWeights | None,
+    device: str | torch.device,
+) -> nn.Module:
+    model.to(device).eval()
+    # plain attributes (nn.Module.__setattr__ would only register tensors and modules)
+    for key, value in (("preprocess", preprocess), ("stream", stream), ("model_name", name), ("published", published)):
+        setattr(model, key, value)
+    return model
+
+
+def _pick_weights(info: ModelInfo, revision: str | None) -> PublishedWeights:
+    if not info.weights:
+        recipe = info.recipe or info.name
+        stream = "" if info.stream == "joint" else f" --stream {info.stream}"
+        train = (
+            f"Train them with `skeletonzoo-pretrain {recipe} --data PREPARED_DIR` (recipe {info.recipe_file})"
+            if info.recipe_file is not None
+            else f"No recipe ships for it yet (skeletonzoo/pretrain/recipes/{recipe}.yaml; `skeletonzoo-pretrain "
+            "FILE.yaml --data PREPARED_DIR` trains from your own)"
+        )
+        raise WeightsNotPublishedError(
+            f"{info.name!r} is in the zoo but its weights are not published yet. {train}, "
+            "or convert an original-code checkpoint with "
+            f"`skeletonzoo convert FILE.pt --method {info.method}{stream} -o {info.name}.safetensors` and load that "
+            f"file: skeletonzoo.load('{info.name}.safetensors'). pretrained=False gives the untrained "
+            "architecture; `skeletonzoo list --pretrained` lists the models with weights."
+        )
+    if revision is None:
+        return info.weights[-1]
+    matches = [w for w in info.weights if w.matches_revision(revision)]
+    if len(matches) != 1:
+        known = ", ".join(
+            f"{w.sources.huggingface.revision[:10] if w.sources.huggingface else '-'} (sha256 {w.sha256[:10]})"
+            for w in info.weights
+        )
+        what = "matches no" if not matches else "matches more than one"
+        raise ValueError(
+            f"revision {revision!r} {what} published weights of {info.name!r}; give at least 7 characters of "
+            f"the Hub commit or sha256 of one of: {known}. Unlisted files cannot be verified: download them "
+            "yourself and pass the path to skeletonzoo.load()."
+        )
+    return matches[0]
+
+
+def _load_path(path: Path, component: str, device: str | torch.device) -> nn.Module:
+    loaded = load_checkpoint(path, device=device)
+    meta = loaded.metadata
+    if component not in loaded.encoders:
+        raise ValueError(f"{path} has components {sorted(loaded.encoders)}, not {component!r}")
+    module, own_stream = _component_module(loaded.encoders[component], meta.components[component].input)
+    if meta.preprocessing is not None:
+        preprocess = Preprocess.from_dict(meta.preprocessing)
+    else:
+        # PARITY: converted original-code checkpoints record none; their models were trained on the
+        # original `*_position.npy` pipeline, which is Preprocess's default.
+        preprocess = Preprocess(layout=_layout_of(module).name)
+    return _attach(
+        module, name=str(path), stream=own_stream or meta.stream, preprocess=preprocess, published=None, device=device
+    )
+
+
+def load(
+    name: str | os.PathLike[str],
+    *,
+    pretrained: bool = True,
+    device: str | torch.device = "cpu",
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    component: str = "joint",
+    local_files_only: bool = False,
+) -> nn.Module:
+    """Load a zoo model, in eval mode, with its preprocessing attached.
+
+    Args:
+        name: A registry name (``"msmclr-ntu120-xset"``; see :func:`~skeletonzoo.list_models`)
+            or the path of a skeletonzoo ``.safetensors`` checkpoint (its metadata supplies
+            architecture, stream and preprocessing).
+        pretrained: Load the published weights (verified by sha256); ``False`` builds the
+            randomly initialised architecture.
+        device: Where the model lives.
+        revision: Which published weights, when there are several: at least 7 characters of
+            the Hub commit or of the sha256 (default: the newest).
+        cache_dir: Download cache (default :func:`skeletonzoo.hub.cache_root`).
+        component: For two-encoder methods, which encoder: ``"joint"`` (the default, the
+            embedding the papers evaluate), ``"scale"`` (CrosScale-SGCLR's 10-part encoder, fed
+            the 25 joints averaged into parts) or ``"motion"`` (CrosView-SGCLR's motion encoder).
+        local_files_only: Never touch the network (like ``HF_HUB_OFFLINE=1``).
+
+    Returns:
+        The model: ``(N, C, T, V, M)`` -> ``(N, num_features)``, with ``preprocess``,
+        ``layout``, ``stream``, ``num_features``, ``model_name`` and ``published`` attributes.
+
+    Raises:
+        UnknownModelError: not a registered name (close matches suggested).
+        WeightsNotPublishedError: registered, but no weights yet (says how to get them).
+        OfflineError, ChecksumError, DownloadError: the weights could not be obtained
+            verified (see :func:`skeletonzoo.hub.resolve_weights`).
+        CheckpointError: the file does not match its registry entry.
+        FileNotFoundError: a checkpoint path that does not exist.
+    """
+    if not isinstance(name, str) or _is_checkpoint_path(name):
+        if not pretrained or revision is not None:
+            raise ValueError("pretrained=False and revision= apply to registry names, not checkpoint paths")
+        return _load_path(Path(name), component, device)
+    spec = get_spec(name)
+    if spec.members:
+        if component != "joint" or revision is not None:
+            raise ValueError(f"{name!r} is an ensemble: load its members to choose a component or revision")
+        members = {
+            stream: load(member, pretrained=pretrained, device=device, cache_dir=cache_dir,
+                         local_files_only=local_files_only)
+            for stream, member in spec.members.items()
+        }  # fmt: skip
+        ensemble = StreamEnsemble(members, layout=spec.layout, fusion_weights=spec.fusion_weights)
+        return _attach(ensemble, name=name, stream="3s", preprocess=spec.preprocess, published=None, device=device)
+    if component not in spec.components:
+        raise ValueError(f"{name!r} has components {sorted(spec.components)}, not {component!r}")
+    published = None
+    if pretrained:
+        from .hub import resolve_weights
+
+        published = _pick_weights(model_info(name), revision)
+        path = resolve_weights(published, name=name, cache_dir=cache_dir, local_files_only=local_files_only)
+        loaded = load_checkpoint(path, device=device)
+        problems = spec.checkpoint_problems(loaded.metadata)
+        if problems:
+            raise CheckpointError(
+                f"{path}, published as {name!r}, does not match the registry entry: {'; '.join(problems)}"
+            )
+        encoder = loaded.encoders[component]
+    else:
+        if revision is not None:
+            raise ValueError("revision= selects published weights; it needs pretrained=True")
+        encoder = SkeletonEncoder(spec.components[component].config)
+    module, own_stream = _component_module(encoder, spec.components[component].input)
+    return _attach(
+        module,
+        name=name,
+        stream=own_stream or spec.stream,
+        preprocess=spec.preprocess,
+        published=published,
+        device=device,
+    )
+
+
+load_model = load
+
+
+# --------------------------------------------------------------------------------------------
+# embed
+
+
+@dataclass
+class _Samples:
+    """The input as ``n`` samples ``(C, T_i, V, M)``: one padded array, or a list of clips."""
+
+    array: ArrayLike | None
+    clips: Sequence[ArrayLike] | None
+    n: int
+    shape: tuple[int, int, int]  # (C, V, M)
+
+    def raw(self, start: int, stop: int) -> list[ArrayLike] | ArrayLike:
+        return self.array[start:stop] if self.array is not None else list(self.clips[start:stop])  # type: ignore[index]
+
+    def lengths_equal(self) -> bool:
+        return self.clips is None or len({int(c.shape[1]) for c in self.clips}) <= 1
+
+    def batch(self, start: int, stop: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Samples ``start:stop`` as a zero-padded float32 ``(B, C, T, V, M)`` and their lengths."""
+        if self.array is not None:
+            part = self.array[start:stop]
+            # a copy: memory-mapped files are read-only, and float64 input becomes float32 here
+            x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
+            return x.to(device=device, dtype=torch.float32), None
+        assert self.clips is not None
+        clips = [c if isinstance(c, torch.Tensor) else torch.from_numpy(np.array(c, dtype=np.float32))
+                 for c in self.clips[start:stop]]  # fmt: skip
+        lengths = torch.tensor([c.shape[1] for c in clips])
+        c, v, m = self.shape
+        out = torch.zeros(len(clips), c, int(lengths.max()), v, m, device=device)
+        for i, clip in enumerate(clips):
+            out[i, :, : clip.shape[1]] = clip.to(device=device, dtype=torch.float32)
+        return out, lengths
+
+
+def _as_samples(data: Any) -> _Samples:
+    if isinstance(data, (list, tuple)):
+        clips = [c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32) for c in data]
+        if not clips:
+            return _Samples(None, [], 0, (0, 0, 0))
+        first = tuple(clips[0].shape)
+        for i, clip in enumerate(clips):
+            if clip.ndim != 4:
+                raise ValueError(f"sample {i} has shape {tuple(clip.shape)}; a list takes (C, T_i, V, M) samples")
+            if (clip.shape[0], clip.shape[2], clip.shape[3]) != (first[0], first[2], first[3]):
+                raise ValueError(
+                    f"sample {i} has shape {tuple(clip.shape)} but sample 0 has {first}; all samples need the "
+                    "same C, V and M (only the length T_i may differ)"
+                )
+            if clip.shape[1] < 1:
+                raise ValueError(f"sample {i} has no frames (T=0)")
+        return _Samples(None, clips, len(clips), (first[0], first[2], first[3]))
+    if not isinstance(data, (np.ndarray, torch.Tensor)):
+        data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 4:
+        data = data[None]
+    if data.ndim != 5:
+        raise ValueError(
+            f"expected a batch (N, C, T, V, M), one sample (C, T, V, M) or a list of (C, T_i, V, M) samples; "
+            f"got shape {tuple(data.shape)}"
+        )
+    if data.shape[2] < 1 and data.shape[0] > 0:
+        raise ValueError(f"input has no frames (T=0): shape {tuple(data.shape)}")
+    return _Samples(data, None, int(data.shape[0]), (int(data.shape[1]), int(data.shape[3]), int(data.shape[4])))
+
+
+def _label(model: nn.Module) -> str:
+    name = getattr(model, "model_name", None)
+    return repr(name) if name else "the model"
+
+
+def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | None, preprocess: bool, v: int) -> str:
+    """The layout the input arrives in: ``layout=`` if given, else the model's default input."""
+    target = _layout_of(model).name
+    if layout is not None:
+        try:
+            source = get_layout(layout)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        if source.num_joints != v:
+            raise ValueError(f"input has V={v} joints but layout={layout!r} has V={source.num_joints}")
+        if source.name != target and (source.name, target) not in ADAPTERS:
+            raise ValueError(f"no adapter from layout {source.name!r} to {_label(model)}'s layout {target!r}")
+        return source.name
+    defaults = [pipeline.input_layout or target] if preprocess and pipeline is not None else []
+    defaults = list(dict.fromkeys([*defaults, target]))
+    for candidate in defaults:
+        if get_layout(candidate).num_joints == v:
+            return candidate
+    expected = " or ".join(f"{c!r} (V={get_layout(c).num_joints})" for c in defaults)
+    adaptable = [name for name, lay in LAYOUTS.items() if lay.num_joints == v and (name, target) in ADAPTERS]
+    if adaptable:
+        hint = " or ".join(f'adapt with layout="{a}"' for a in adaptable)
+        takers = [a for a in adaptable if any(get_spec(n).input_layout == a for n in list_models())]
+        hint += f" or pick a {takers[0]} model (skeletonzoo list)" if takers else ""
+    else:
+        hint = f"no known layout with V={v} has an adapter to {target!r}"
+    raise ValueError(f"input has V={v} joints but {_label(model)} expects layout {expected}; {hint}")
+
+
+def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) -> None:
+    """Reject NaN/inf, and persons beyond ``num_persons`` that hold data, naming the samples."""
+    bad: list[int] = []
+    crowded: list[int] = []
+    for start in range(0, samples.n, chunk):
+        raw = samples.raw(start, min(start + chunk, samples.n))
+        items = [raw] if not isinstance(raw, list) else [c[None] for c in raw]
+        offset = start
+        for part in items:
+            x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
+            flat = x.reshape(x.shape[0], -1)
+            bad += (offset + torch.nonzero(~torch.isfinite(flat).all(dim=1)).flatten()).tolist()
+            if num_persons is not None and x.shape[-1] > num_persons:
+                extra = x[..., num_persons:].reshape(x.shape[0], -1)
+                crowded += (offset + torch.nonzero(extra.ne(0).any(dim=1)).flatten()).tolist()
+            offset += x.shape[0]
+
+    def show(indices: list[int]) -> str:
+        return ", ".join(map(str, indices[:10])) + (f", ... ({len(indices)} in all)" if len(indices) > 10 else "")
+
+    if bad:
+        raise ValueError(f"samples {show(bad)} contain NaN or inf values; clean or drop them before embedding")
+    if crowded:
+        raise ValueError(
+            f"samples {show(crowded)} have data in persons beyond the {num_persons} the model was trained with "
+            f"(M={samples.shape[2]}); select the persons to embed first"
+        )
+
+
+class _PreparedBatches:
+    """Sliceable view handing :func:`~skeletonzoo.features.extract_features` model-ready batches.
+
+    ``extract_features`` takes ``positions[start:stop]`` one batch at a time; this view
+    preprocesses each slice as it is taken, so raw input is never normalised all at once.
+    """
+
+    def __init__(
+        self,
+        samples: _Samples,
+        step: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+        device: torch.device,
+    ) -> None:
+        self.samples, self.step, self.device = samples, step, device
+
+    def __len__(self) -> int:
+        return self.samples.n
+
+    def __getitem__(self, index: slice) -> torch.Tensor:
+        start, stop, _ = index.indices(self.samples.n)
+        x, lengths = self.samples.batch(start, stop, self.device)
+        return self.step(x, lengths)
+
+
+def embed(
+    model_or_name: nn.Module | str | os.PathLike[str],
+    data: Any,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    preprocess: bool = True,
+    layout: str | None = None,
+) -> np.ndarray:
+    """Feature vectors of skeleton sequences.
+
+    Args:
+        model_or_name: A model from :func:`load`, or a name or checkpoint path to load.
+        data: A padded batch ``(N, C, T, V, M)`` (frames whose joints are all zero are
+            padding), one sample ``(C, T, V, M)``, or a list of ``(C, T_i, V, M)`` samples of
+            different lengths; numpy (memory-mapped is fine) or torch.
+        batch_size: Samples per forward pass.
+        device: Where to run (the model is moved there); default the model's device.
+        preprocess: ``True``: raw positions, normalised with the model's own pipeline.
+            ``False``: already-normalised positions in the model's layout (e.g. the original
+            code's ``*_position.npy``). The model's stream (motion, bone) is derived from the
+            positions in both cases.
+        layout: The layout the input arrives in when it is not the model's default (e.g.
+            ``"nwucla20"`` clips for an NTU model); the model's adapter maps it.
+
+    Returns:
+        float32 ``(N, model.num_features)``; ``(0, num_features)`` for empty input.
+
+    Raises:
+        ValueError: wrong shape, joints (V), channels (C) or persons (M) for the model's
+            layout (the message names the expected layout), or NaN/inf values (the message
+            names the samples).
+    """
+    if isinstance(model_or_name, nn.Module):
+        model = model_or_name
+        if device is not None:
+            model.to(device)
+    else:
+        model = load(model_or_name, device=device or "cpu")
+    first = next(iter(model.parameters()), None)
+    run_on = (
+        torch.device(device) if device is not None else (first.device if first is not None else torch.device("cpu"))
+    )
+    num_features = num_features_of(model)
+    attached: object = getattr(model, "preprocess", None)
+    pipeline = attached if isinstance(attached, Preprocess) else None
+    if preprocess and pipeline is None:
+        raise ValueError(
+            f"{_label(model)} has no preprocessing attached (models from skeletonzoo.load have one); pass "
+            "preprocess=False for already-normalised positions, or set model.preprocess = Preprocess(...)"
+        )
+    samples = _as_samples(data)
+    if samples.n == 0:
+        return np.zeros((0, num_features), dtype=np.float32)
+    c, v, m = samples.shape
+    target = _layout_of(model).name
+    source = _source_layout(model, pipeline, layout, preprocess, v)
+    in_channels: object = getattr(model, "in_channels", 3)
+    channels = (2, 3) if source in _TWO_D_LAYOUTS else (in_channels if isinstance(in_channels, int) else 3,)
+    if c not in channels:
+        raise ValueError(
+            f"input has C={c} channels but layout {source!r} takes C={' or '.join(map(str, channels))}"
+            f" ({'x, y[, score]' if source in _TWO_D_LAYOUTS else 'x, y, z'})"
+        )
+    if not preprocess and not samples.lengths_equal():
+        raise ValueError(
+            "with preprocess=False the samples are taken as normalised positions and must share one length T; "
+            "pad or resize them, or pass preprocess=True"
+        )
+    _check_values(samples, pipeline.num_persons if pipeline is not None else None)
+
+    def step(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        if preprocess:
+            assert pipeline is not None
+            return pipeline(x, lengths=lengths, input_layout=source)
+        if source != target:
+            x = pipeline.adapt(x, source) if pipeline is not None else adapt_layout(x, source, target)
+        return pipeline.fit_persons(x) if pipeline is not None else x
+
+    # An ensemble derives each member's stream itself from the positions.
+    stream = "joint" if isinstance(model, StreamEnsemble) else str(getattr(model, "stream", "joint"))
+    batches = _PreparedBatches(samples, step, run_on)
+    return extract_features(
+        model, cast(Any, batches), stream=stream, layout=target, batch_size=batch_size, device=run_on
+    )

@@ -1,0 +1,84 @@
+"""``skeletonzoo info``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..registry import ModelInfo
+
+
+def _describe(info: ModelInfo) -> list[str]:
+    pre = info.preprocess
+    steps = [f"centre on joint {pre.resolved_center()}", f"resize to {pre.num_frames} frames"]
+    if pre.align:
+        steps.append("rotate shoulders parallel to x")
+    steps.append(f"{pre.num_persons} person{'s' if pre.num_persons > 1 else ''}")
+    adapter = (
+        f"adapt {info.input_layout} -> {info.layout} ({pre.adapter_mode}), " if info.input_layout != info.layout else ""
+    )
+    lines = [
+        info.name,
+        f"  method        {info.method_title} ({info.method}); {info.citation}",
+        f"  dataset       {info.dataset_title}, {info.split_description} ({info.split}); {info.num_classes} classes",
+        f"  stream        {info.stream}",
+        f"  input layout  {info.input_layout}"
+        + (f" (adapted to {info.layout})" if info.input_layout != info.layout else ""),
+        f"  features      {info.num_features}",
+        f"  preprocessing {adapter}{', '.join(steps)}",
+    ]
+    for name, arch in info.components.items():
+        c = arch.config
+        lines.append(
+            f"  encoder       {name}: ST-GCN layout={c.layout} in_channels={c.in_channels} "
+            f"hidden_channels={c.hidden_channels} hidden_dim={c.hidden_dim} input={arch.input}"
+        )
+    if info.members:
+        weights = ", ".join(f"{s} {w}" for s, w in info.fusion_weights.items())
+        lines.append(f"  members       {', '.join(info.members.values())} (features concatenated in this order)")
+        lines.append(f"  fusion        paper's score-fusion weights: {weights}")
+    recipe = info.recipe or "- (combines its members)"
+    if info.recipe and info.recipe_file is None:
+        recipe += " (not written yet)"
+    lines.append(f"  recipe        {recipe}")
+    for m in info.metrics:
+        where = f"{m.dataset} {m.split}; measured by {m.measured_by}"
+        lines.append(f"  metric        {m.name} = {m.value:.1f} ({where}: {m.protocol})")
+    if not info.weights:
+        lines.append(
+            "  weights       not published yet"
+            + (f" (train: skeletonzoo-pretrain {info.recipe} --data DIR)" if info.recipe_file else "")
+        )
+    for w in info.weights:
+        hf = w.sources.huggingface
+        sources = ["bundled"] if w.sources.bundled else []
+        sources += [f"hf:{hf.repo_id}@{hf.revision[:10]}"] if hf is not None else []
+        sources += list(w.sources.urls)
+        t = w.training
+        lines.append(f"  weights       {w.filename}, {w.size_bytes} bytes, sha256 {w.sha256}")
+        lines.append(f"                sources: {', '.join(sources)}; licence: {w.licence}")
+        lines.append(
+            f"                trained: recipe {t.recipe}, seed {t.seed}, {t.epochs_run}/{t.epochs_planned} epochs, "
+            f"{t.wall_time_s / 3600:.1f} h on {t.hardware}"
+        )
+    return lines
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..registry import model_info
+
+    info = model_info(args.name)
+    print(info.model_dump_json(indent=2) if args.json else "\n".join(_describe(info)))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info",
+        help="show one model's architecture, preprocessing, recipe, metrics and weights",
+        description="Show everything the registry and the weights manifest know about a model.",
+    )
+    p.add_argument("name", help="model name, e.g. msmclr-ntu120-xset")
+    p.add_argument("--json", action="store_true", help="print the entry as JSON")
+    p.set_defaults(handler=_run)

@@ -1,0 +1,293 @@
+"""load() and embed(): inputs, validation, layouts, checkpoint paths, revisions, ensembles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from zoo_helpers import make_checkpoint, published, write_unpublished_manifest
+
+import skeletonzoo
+from skeletonzoo import hub, registry
+from skeletonzoo.checkpoint import save_checkpoint
+from skeletonzoo.data.adapters import adapt_layout
+from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
+from skeletonzoo.data.preprocess import Preprocess
+from skeletonzoo.data.streams import to_stream
+from skeletonzoo.exceptions import CheckpointError, UnknownModelError, WeightsNotPublishedError
+from skeletonzoo.models import SkeletonEncoder
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _plain(encoder: SkeletonEncoder, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return encoder.pool(encoder.forward_maps(x), x.shape[-1]).numpy()
+
+
+@pytest.fixture(scope="module")
+def ntu_bone() -> torch.nn.Module:
+    return skeletonzoo.load("msmclr-ntu60-xsub-bone", pretrained=False)
+
+
+@pytest.fixture(scope="module")
+def ucla() -> torch.nn.Module:
+    return skeletonzoo.load("skeletonclr-nwucla-xview", pretrained=False)
+
+
+def _raw(n: int, t: int, v: int, m: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 3, t, v, m)).astype(np.float32)
+
+
+def test_batch_sample_list_and_torch_inputs_agree(ntu_bone):
+    x = _raw(3, 30, 25, 2)
+    x[1, :, 20:] = 0  # sample 1 has 20 frames, zero-padded to 30
+    x[2, ..., 1] = 0  # sample 2 has one person
+    batch = skeletonzoo.embed(ntu_bone, x)
+    expected = _plain(ntu_bone, to_stream(Preprocess()(torch.from_numpy(x)), "bone", "ntu25"))
+    np.testing.assert_allclose(batch, expected, atol=2e-5)
+    clips = [x[0], x[1, :, :20], x[2]]
+    np.testing.assert_allclose(skeletonzoo.embed(ntu_bone, clips), batch, atol=2e-5)
+    np.testing.assert_allclose(skeletonzoo.embed(ntu_bone, x[1]), batch[1:2], atol=2e-5)
+    np.testing.assert_allclose(skeletonzoo.embed(ntu_bone, torch.from_numpy(x), batch_size=1), batch, atol=2e-5)
+    single_person = skeletonzoo.embed(ntu_bone, x[2:3, ..., :1])  # M=1 is padded to the model's 2
+    np.testing.assert_allclose(single_person, batch[2:3], atol=2e-5)
+
+
+def test_memory_mapped_input(ntu_bone, tmp_path):
+    x = _raw(5, 12, 25, 2)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    np.testing.assert_allclose(
+        skeletonzoo.embed(ntu_bone, mapped, batch_size=2), skeletonzoo.embed(ntu_bone, x), atol=2e-5
+    )
+
+
+def test_already_normalised_positions(ntu_bone):
+    positions = _raw(2, 50, 25, 2, seed=1)
+    got = skeletonzoo.embed(ntu_bone, positions, preprocess=False)
+    np.testing.assert_allclose(
+        got, _plain(ntu_bone, to_stream(torch.from_numpy(positions), "bone", "ntu25")), atol=2e-5
+    )
+    with pytest.raises(ValueError, match="must share one length T"):
+        skeletonzoo.embed(ntu_bone, [positions[0], positions[1, :, :40]], preprocess=False)
+
+
+def test_empty_input_gives_zero_rows(ntu_bone):
+    assert skeletonzoo.embed(ntu_bone, np.zeros((0, 3, 50, 25, 2), np.float32)).shape == (0, 256)
+    assert skeletonzoo.embed(ntu_bone, []).shape == (0, 256)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        (
+            (2, 3, 10, 17, 1),
+            "V=17 joints but 'msmclr-ntu60-xsub-bone' expects layout 'ntu25' \\(V=25\\); adapt with layout=\"coco17\"$",
+        ),
+        ((2, 3, 10, 20, 1), 'adapt with layout="nwucla20" or pick a nwucla20 model \\(skeletonzoo list\\)'),
+        ((2, 3, 10, 19, 1), "V=19 joints .* no known layout with V=19 has an adapter to 'ntu25'"),
+        ((2, 2, 10, 25, 2), "C=2 channels but layout 'ntu25' takes C=3"),
+        ((3, 10, 25), "expected a batch \\(N, C, T, V, M\\)"),
+    ],
+)
+def test_wrong_shapes_name_the_expected_layout(ntu_bone, shape, message):
+    with pytest.raises(ValueError, match=message):
+        skeletonzoo.embed(ntu_bone, np.ones(shape, np.float32))
+
+
+def test_nan_and_extra_persons_name_the_samples(ntu_bone):
+    x = _raw(5, 10, 25, 2)
+    x[1, 0, 3, 4, 0] = np.nan
+    x[3, 2, 0, 0, 1] = np.inf
+    with pytest.raises(ValueError, match="samples 1, 3 contain NaN or inf"):
+        skeletonzoo.embed(ntu_bone, x)
+    crowded = _raw(4, 10, 25, 3)
+    crowded[[0, 2], ..., 2] = 0
+    with pytest.raises(ValueError, match="samples 1, 3 have data in persons beyond the 2"):
+        skeletonzoo.embed(ntu_bone, crowded)
+    crowded[:, ..., 2] = 0  # an empty third person is dropped
+    np.testing.assert_allclose(
+        skeletonzoo.embed(ntu_bone, crowded), skeletonzoo.embed(ntu_bone, crowded[..., :2]), atol=2e-5
+    )
+    with pytest.raises(ValueError, match="sample 1 has shape \\(3, 10, 20, 2\\) but sample 0 has"):
+        skeletonzoo.embed(ntu_bone, [x[0], x[1, :, :, :20]])
+
+
+def test_layout_argument_runs_the_adapter(ntu_bone, ucla):
+    clips = _raw(2, 20, 20, 1, seed=3)
+    adapted = adapt_layout(torch.from_numpy(clips), "nwucla20", "ntu25").numpy()
+    np.testing.assert_allclose(
+        skeletonzoo.embed(ntu_bone, clips, layout="nwucla20"), skeletonzoo.embed(ntu_bone, adapted), atol=2e-5
+    )
+    with pytest.raises(ValueError, match="V=25 joints but layout='nwucla20' has V=20"):
+        skeletonzoo.embed(ntu_bone, _raw(1, 5, 25, 1), layout="nwucla20")
+    # NW-UCLA models take their own Kinect v1 clips by default, and NTU-layout input as well
+    expected = _plain(ucla, NWUCLA_PREPROCESS(torch.from_numpy(clips)))
+    np.testing.assert_allclose(skeletonzoo.embed(ucla, clips), expected, atol=2e-5)
+    ntu = _raw(2, 20, 25, 1, seed=4)
+    np.testing.assert_allclose(
+        skeletonzoo.embed(ucla, ntu),
+        _plain(ucla, NWUCLA_PREPROCESS(torch.from_numpy(ntu), input_layout="ntu25")),
+        atol=2e-5,
+    )
+    # preprocess=False: positions in the model's layout, adapted when layout= says otherwise
+    positions = _raw(1, 8, 20, 1, seed=5)
+    np.testing.assert_allclose(
+        skeletonzoo.embed(ucla, positions, preprocess=False, layout="nwucla20"),
+        _plain(ucla, adapt_layout(torch.from_numpy(positions), "nwucla20", "ntu25")),
+        atol=2e-5,
+    )
+    with pytest.raises(ValueError, match="expects layout 'ntu25' \\(V=25\\); adapt with layout=\"nwucla20\""):
+        skeletonzoo.embed(ucla, positions, preprocess=False)
+
+
+def test_two_d_keypoints_need_the_layout(ntu_bone):
+    coco = _raw(1, 10, 17, 1)[:, :2]
+    assert skeletonzoo.embed(ntu_bone, coco, layout="coco17").shape == (1, 256)
+
+
+def test_bare_encoders_need_preprocess_false():
+    encoder = SkeletonEncoder(hidden_channels=4, hidden_dim=8).eval()
+    x = _raw(2, 6, 25, 2)
+    with pytest.raises(ValueError, match="no preprocessing attached"):
+        skeletonzoo.embed(encoder, x)
+    np.testing.assert_allclose(
+        skeletonzoo.embed(encoder, x, preprocess=False), _plain(encoder, torch.from_numpy(x)), atol=1e-5
+    )
+
+
+def test_unknown_and_unpublished_names(tmp_path, monkeypatch):
+    write_unpublished_manifest(tmp_path / "manifest.json")
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "manifest.json"))
+    with pytest.raises(UnknownModelError, match="did you mean 'aimclr-ntu60-xview'"):
+        skeletonzoo.load("aimclr-ntu60-xveiw")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    monkeypatch.setattr(registry, "RECIPES_DIR", recipes)
+    with pytest.raises(WeightsNotPublishedError) as err:
+        skeletonzoo.load_model("msmclr-ntu60-xsub-bone")
+    text = str(err.value)
+    assert "No recipe ships for it yet (skeletonzoo/pretrain/recipes/msmclr-ntu60-xsub-bone.yaml" in text
+    assert "skeletonzoo convert FILE.pt --method msmclr --stream bone -o msmclr-ntu60-xsub-bone.safetensors" in text
+    (recipes / "msmclr-ntu60-xsub-bone.yaml").write_text("extends: _paper.yaml\n")
+    with pytest.raises(
+        WeightsNotPublishedError, match="Train them with `skeletonzoo-pretrain msmclr-ntu60-xsub-bone --data"
+    ):
+        skeletonzoo.load("msmclr-ntu60-xsub-bone")
+    with pytest.raises(WeightsNotPublishedError, match="'msmclr-ntu60-xsub'"):
+        skeletonzoo.embed("msmclr-ntu60-xsub-3s", _raw(1, 5, 25, 2))  # an ensemble needs its members
+
+
+def test_load_a_checkpoint_path(tmp_path):
+    path = tmp_path / "run" / "final.safetensors"
+    encoders = make_checkpoint(path, "crosscale-sgclr-nwucla-xview", seed=7)
+    model = skeletonzoo.load(path)
+    assert model.model_name == str(path) and model.preprocess == NWUCLA_PREPROCESS and model.published is None
+    clips = _raw(2, 20, 20, 1, seed=6)
+    positions = NWUCLA_PREPROCESS(torch.from_numpy(clips))
+    np.testing.assert_allclose(skeletonzoo.embed(str(path), clips), _plain(encoders["joint"], positions), atol=2e-5)
+    scale = skeletonzoo.load(str(path), component="scale")
+    from skeletonzoo.skeleton.groupings import CROSSCALE_PARTS_10
+
+    np.testing.assert_allclose(
+        skeletonzoo.embed(scale, clips),
+        _plain(encoders["scale"], CROSSCALE_PARTS_10.apply(positions, dim=3)),
+        atol=2e-5,
+    )
+    with pytest.raises(FileNotFoundError):
+        skeletonzoo.load(tmp_path / "missing.safetensors")
+    with pytest.raises(ValueError, match="checkpoint paths"):
+        skeletonzoo.load(path, pretrained=False)
+    # a converted original-code file records no preprocessing: the original pipeline applies
+    bare = tmp_path / "converted.safetensors"
+    save_checkpoint(bare, {"joint": encoders["joint"]}, stream="motion")
+    converted = skeletonzoo.load(bare)
+    assert converted.preprocess == Preprocess() and converted.stream == "motion"
+
+
+@pytest.fixture
+def bundled(tmp_path, monkeypatch):
+    """Publish checkpoints as bundled weights of a temporary package folder."""
+    monkeypatch.setattr(hub, "BUNDLED_ROOT", tmp_path / "package")
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "manifest.json"))
+    monkeypatch.setenv("SKELETONZOO_CACHE", str(tmp_path / "cache"))
+
+    def publish(files: dict[str, list[Path]]) -> dict:
+        entries = {}
+        for name, paths in files.items():
+            versions = []
+            for path in paths:
+                data = path.read_bytes()
+                target = tmp_path / "package" / "weights" / f"{name}.safetensors"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)  # the last version is the one bundled
+                versions.append(published(name, data, bundled=True, hf_revision=f"{len(versions) + 1:x}" * 40))
+            entries[name] = versions
+        from skeletonzoo.manifest import PACKAGED_MANIFEST, Manifest, ModelRecord, load_manifest, write_manifest
+
+        base = load_manifest(PACKAGED_MANIFEST)
+        models = dict(base.models)
+        for name, versions in entries.items():
+            models[name] = ModelRecord(paper_metrics=base.record(name).paper_metrics, weights=tuple(versions))
+        write_manifest(Manifest(models=models), tmp_path / "manifest.json")
+        return entries
+
+    return publish
+
+
+def test_three_stream_ensemble_from_published_members(tmp_path, bundled):
+    names = {s: f"msmclr-ntu60-xview{'' if s == 'joint' else '-' + s}" for s in ("joint", "bone", "motion")}
+    encoders = {}
+    for i, (stream, name) in enumerate(names.items()):
+        encoders[stream] = make_checkpoint(tmp_path / f"{stream}.safetensors", name, seed=10 + i)["joint"]
+    bundled({name: [tmp_path / f"{s}.safetensors"] for s, name in names.items()})
+    assert skeletonzoo.model_info("msmclr-ntu60-xview-3s").pretrained
+    assert "msmclr-ntu60-xview-3s" in skeletonzoo.list_models(pretrained=True)
+    model = skeletonzoo.load("msmclr-ntu60-xview-3s")
+    assert model.num_features == 768 and model.fusion_weights == {"joint": 0.6, "bone": 0.6, "motion": 0.4}
+    x = _raw(2, 16, 25, 2, seed=8)
+    positions = Preprocess()(torch.from_numpy(x))
+    feats = skeletonzoo.embed(model, x)
+    for stream, cols in model.feature_slices().items():
+        np.testing.assert_allclose(
+            feats[:, cols], _plain(encoders[stream], to_stream(positions, stream, "ntu25")), atol=2e-5
+        )
+
+
+def test_revision_selects_among_published_weights(tmp_path, bundled):
+    name = "skeletonclr-nwucla-xview"
+    make_checkpoint(tmp_path / "v1.safetensors", name, seed=1)
+    make_checkpoint(tmp_path / "v2.safetensors", name, seed=2)
+    v1, v2 = bundled({name: [tmp_path / "v1.safetensors", tmp_path / "v2.safetensors"]})[name]
+    assert skeletonzoo.load(name).published == v2  # newest by default
+    with pytest.raises(ValueError, match="matches no published weights"):
+        skeletonzoo.load(name, revision="f" * 12)
+    with pytest.raises(ValueError, match="at least 7 characters"):
+        skeletonzoo.load(name, revision="11")
+    # v1's bytes are no longer bundled (v2 is) and it has no reachable source: verified or nothing
+    with pytest.raises(skeletonzoo.SkeletonZooError):
+        skeletonzoo.load(name, revision=v1.sha256[:12], local_files_only=True)
+    assert skeletonzoo.load(name, revision=v2.sources.huggingface.revision[:8]).published == v2
+
+
+def test_published_file_of_another_model_is_refused(tmp_path, bundled):
+    make_checkpoint(tmp_path / "x.safetensors", "msmclr-nwucla-xview")
+    bundled({"crosscale-sgclr-nwucla-xview": [tmp_path / "x.safetensors"]})
+    with pytest.raises(CheckpointError, match="does not match the registry entry: components"):
+        skeletonzoo.load("crosscale-sgclr-nwucla-xview")
+
+
+def test_import_stays_light():
+    code = (
+        "import sys, skeletonzoo; "
+        "print(sorted(m for m in ('huggingface_hub', 'requests', 'skeletonzoo.pretrain', 'skeletonzoo.hub') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert out.stdout.strip() == "[]"

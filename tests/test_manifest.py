@@ -1,0 +1,393 @@
+"""weights_manifest.json: schema, pinned published files, paper numbers, publish(), the wheel."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import SHARED
+from zoo_helpers import make_checkpoint, training
+
+import skeletonzoo
+from skeletonzoo.checkpoint import load_checkpoint
+from skeletonzoo.exceptions import CheckpointError, ManifestError, UnknownModelError
+from skeletonzoo.manifest import (
+    PACKAGED_MANIFEST,
+    Manifest,
+    Metric,
+    PublishedWeights,
+    TrainingProvenance,
+    load_manifest,
+    publish,
+    write_manifest,
+)
+from skeletonzoo.registry import list_models, model_info
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Every published weights file: (model name, sha256) -> size in bytes. A published file is
+# immutable: re-training makes a new entry (and a new row here), it never changes one.
+PINNED: dict[tuple[str, str], int] = {}
+
+
+def pin_problems(manifest: Manifest, pinned: dict[tuple[str, str], int]) -> list[str]:
+    """Differences between the manifest's published files and the pinned table."""
+    problems = []
+    seen = set()
+    for name, record in manifest.models.items():
+        for w in record.weights:
+            key = (name, w.sha256)
+            seen.add(key)
+            if key not in pinned:
+                row = f"({name!r}, {w.sha256!r}): {w.size_bytes}"
+                problems.append(f"{name}: {w.filename} sha256 {w.sha256} is not pinned; add {row}")
+            elif pinned[key] != w.size_bytes:
+                problems.append(f"{name}: {w.filename} size {w.size_bytes} != pinned {pinned[key]}")
+    problems += [f"{name}: pinned sha256 {sha} is no longer published" for name, sha in sorted(set(pinned) - seen)]
+    return problems
+
+
+def test_published_files_match_their_pins():
+    assert pin_problems(load_manifest(PACKAGED_MANIFEST), PINNED) == []
+
+
+def test_pin_check_notices_a_changed_file(tmp_path):
+    data = tmp_path / "x.safetensors"
+    make_checkpoint(data, "msmclr-nwucla-xview")
+    entry = publish("msmclr-nwucla-xview", data, licence="test", bundle=True,
+                    manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg")  # fmt: skip
+    manifest = load_manifest(tmp_path / "manifest.json")
+    pins = {("msmclr-nwucla-xview", entry.sha256): entry.size_bytes}
+    assert pin_problems(manifest, pins) == []
+    assert "size" in pin_problems(manifest, {("msmclr-nwucla-xview", entry.sha256): entry.size_bytes + 1})[0]
+    changed = {("msmclr-nwucla-xview", "0" * 64): entry.size_bytes}
+    assert len(pin_problems(manifest, changed)) == 2  # the new file is unpinned, the pinned one is gone
+
+
+def test_root_manifest_is_the_packaged_file():
+    root = REPO / "weights_manifest.json"
+    assert root.resolve() == PACKAGED_MANIFEST.resolve(), (
+        "weights_manifest.json at the repository root must be a symbolic link to "
+        "skeletonzoo/weights_manifest.json (git config core.symlinks true)"
+    )
+    text = PACKAGED_MANIFEST.read_text()
+    assert load_manifest(root).to_json() == text  # canonical form: publish() rewrites it without noise
+
+
+def test_manifest_and_registry_name_the_same_models():
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    assert sorted(manifest.models) == list_models()
+
+
+def test_paper_metrics_are_quoted_best_epoch_linear_top1():
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    without = sorted(n for n, r in manifest.models.items() if not r.paper_metrics)
+    assert without == [
+        "aimclr-nwucla-xview", "crosscale-sgclr-nwucla-xview", "msmclr-nwucla-xview", "skeletonclr-nwucla-xview",
+    ]  # fmt: skip
+    for name, record in manifest.models.items():
+        info = model_info(name)
+        for m in record.paper_metrics:
+            assert m.measured_by == "paper" and m.name == "linear_top1_best"
+            assert "best test epoch" in m.protocol and "quoted from the paper" in m.protocol
+            assert (m.dataset, m.split) == (info.dataset, info.split)
+            assert m.source == info.citation
+
+
+_COLUMNS = {"NTU-60 xsub": "ntu60-xsub", "NTU-60 xview": "ntu60-xview", "NTU-120 xsub": "ntu120-xsub",
+            "NTU-120 xset": "ntu120-xset", "PKU-MMD I": "pkummd1-xsub"}  # fmt: skip
+
+
+def _paper_table(text: str) -> dict[str, float]:
+    """Model name -> value, from the tables of shared/specs/paper-results.md."""
+    section, out = "", {}
+    header: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section, header = line, []
+            continue
+        if not line.startswith("|") or set(line) <= set("|-"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if not header:
+            header = cells
+            continue
+        label = cells[0]
+        if "MsMCLR" in section:
+            suffix = {"joint": "", "bone": "-bone", "motion": "-motion"}.get(
+                label, "-3s" if label.startswith("3 streams") else None
+            )
+            method = "msmclr"
+        elif "CrosScale" in section:
+            method = {"CrosView-SGCLR": "crosview-sgclr", "CrosScale-SGCLR": "crosscale-sgclr"}.get(
+                label, "sgclr" if label.startswith("SGCLR") else None)  # fmt: skip
+            suffix = ""
+        elif "Baselines" in section:
+            method, suffix = {"SkeletonCLR": "skeletonclr", "AimCLR": "aimclr"}.get(label), ""
+        else:
+            continue
+        if method is None or suffix is None:
+            continue
+        for column, cell in zip(header[1:], cells[1:]):
+            if column in _COLUMNS and re.fullmatch(r"\d+(\.\d+)?", cell):
+                out[f"{method}-{_COLUMNS[column]}{suffix}"] = float(cell)
+    return out
+
+
+def test_paper_metrics_equal_the_paper_results_sheet():
+    path = SHARED / "specs" / "paper-results.md"
+    if not path.exists():
+        pytest.skip(f"needs {path}")
+    expected = _paper_table(path.read_text())
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    found = {n: r.paper_metrics[0].value for n, r in manifest.models.items() if r.paper_metrics}
+    assert len(expected) == 42
+    assert found == expected
+
+
+def test_schema_rejects_typos_and_bad_values(tmp_path):
+    good = json.loads(PACKAGED_MANIFEST.read_text())
+    good["models"]["msmclr-ntu60-xsub"]["paper_metrics"][0]["vaule"] = 1
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(good))
+    with pytest.raises(ManifestError, match=r"models\.msmclr-ntu60-xsub\.paper_metrics\.0\.vaule: Extra inputs"):
+        load_manifest(path)
+    path.write_text('{"format": "skeletonzoo.manifest/1", "models": {}')
+    with pytest.raises(ManifestError, match="not valid JSON.*line 1"):
+        load_manifest(path)
+    with pytest.raises(ManifestError, match="cannot read"):
+        load_manifest(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="needs the `command`"):
+        Metric(name="knn_top1", value=50, protocol="kNN", measured_by="skeletonzoo", dataset="d", split="s")
+    with pytest.raises(ValueError, match="needs its `source`"):
+        Metric(name="knn_top1", value=50, protocol="kNN", measured_by="paper", dataset="d", split="s")
+    with pytest.raises(ValueError, match="less than or equal to 100"):
+        Metric(name="knn_top1", value=150, protocol="kNN", measured_by="paper", dataset="d", split="s", source="x")
+    entry = _entry_dict()
+    PublishedWeights.model_validate(entry)
+    for field, value, message in (
+        ("sha256", "ABC", "should match pattern"),
+        ("filename", "w.pt", "should match pattern"),
+        ("sources", {}, "at least one source"),
+        ("sources", {"huggingface": {"repo_id": "a/b", "filename": "w.safetensors", "revision": "main"}}, "pattern"),
+        ("sources", {"urls": ["ftp://x/w"]}, "not an http"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            PublishedWeights.model_validate({**entry, field: value})
+    paper = {"name": "linear_top1_best", "value": 1, "protocol": "p", "measured_by": "paper", "dataset": "d",
+             "split": "s", "source": "x"}  # fmt: skip
+    with pytest.raises(ValueError, match="must be measured_by 'skeletonzoo'"):
+        PublishedWeights.model_validate({**entry, "metrics": [paper]})
+
+
+def _entry_dict() -> dict:
+    return {
+        "filename": "w.safetensors", "sha256": "a" * 64, "size_bytes": 10,
+        "sources": {"bundled": "weights/w.safetensors"}, "licence": "test",
+        "training": training("msmclr-nwucla-xview").model_dump(mode="json"),
+    }  # fmt: skip
+
+
+def test_unknown_names_in_the_manifest_are_an_error(tmp_path, monkeypatch):
+    data = json.loads(PACKAGED_MANIFEST.read_text())
+    data["models"]["msmclr-ntu60-xsubb"] = {}
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "m.json"))
+    with pytest.raises(ManifestError, match="'msmclr-ntu60-xsubb' \\(did you mean 'msmclr-ntu60-xsub'\\?\\)"):
+        list_models()
+    data["models"].pop("msmclr-ntu60-xsubb")
+    data["models"]["msmclr-ntu60-xsub-3s"]["weights"] = [_entry_dict()]
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match="ensemble"):
+        model_info("msmclr-ntu60-xsub-3s")
+
+
+def _copy_manifest(tmp_path: Path) -> Path:
+    target = tmp_path / "manifest.json"
+    target.write_text(PACKAGED_MANIFEST.read_text())
+    return target
+
+
+def test_publish_adds_one_verified_entry(tmp_path, monkeypatch):
+    name = "crosscale-sgclr-nwucla-xview"
+    ckpt = tmp_path / "run" / "export.safetensors"
+    make_checkpoint(ckpt, name, seed=4)
+    ckpt.with_suffix(".md").write_text("# model card\n")
+    manifest_file = _copy_manifest(tmp_path)
+    link = tmp_path / "root.json"
+    link.symlink_to(manifest_file)
+    metric = {"name": "linear_top1_last", "value": 61.2, "protocol": "linear probe, last epoch",
+              "dataset": "nwucla", "split": "xview", "command": "skeletonzoo-eval linear ..."}  # fmt: skip
+    entry = publish(
+        name,
+        ckpt,
+        licence="NW-UCLA research-use terms",
+        metrics=[metric],
+        manifest=link,
+        package_dir=tmp_path / "pkg",
+        huggingface={"repo_id": "org/zoo", "filename": f"{name}.safetensors", "revision": "b" * 40},
+    )
+    assert link.is_symlink()  # written through the link
+    assert entry.sha256 == hashlib.sha256(ckpt.read_bytes()).hexdigest() and entry.size_bytes == ckpt.stat().st_size
+    assert (tmp_path / "pkg" / "weights" / f"{name}.safetensors").read_bytes() == ckpt.read_bytes()
+    assert (tmp_path / "pkg" / "weights" / f"{name}.md").read_text() == "# model card\n"
+    assert entry.model_card == f"weights/{name}.md" and entry.training == training(name, 4)
+    assert entry.metrics[0].measured_by == "skeletonzoo"
+    reread = load_manifest(manifest_file)
+    assert reread.models[name].weights == (entry,)
+    assert reread.models[name].paper_metrics == load_manifest(PACKAGED_MANIFEST).models[name].paper_metrics
+    assert reread.to_json() == manifest_file.read_text()
+    with pytest.raises(ValueError, match="already published"):
+        publish(name, ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path / "pkg")
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(manifest_file))
+    assert model_info(name).pretrained and list_models("*nwucla*", pretrained=True) == [name]
+
+
+def test_publish_refuses_what_is_not_that_model(tmp_path):
+    ckpt = tmp_path / "x.safetensors"
+    make_checkpoint(ckpt, "msmclr-nwucla-xview")
+    manifest_file = _copy_manifest(tmp_path)
+    before = manifest_file.read_text()
+    with pytest.raises(CheckpointError, match=r"components \['joint'\], expected \['joint', 'scale'\]"):
+        publish("crosscale-sgclr-nwucla-xview", ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="preprocessing differs"):
+        publish("msmclr-ntu60-xsub", ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path)
+    with pytest.raises(ValueError, match="ensemble"):
+        publish("msmclr-ntu60-xsub-3s", ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path)
+    with pytest.raises(UnknownModelError):
+        publish("msmclr-ntu61-xsub", ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path)
+    assert manifest_file.read_text() == before and not (tmp_path / "weights").exists()
+
+
+def test_write_manifest_is_atomic_and_canonical(tmp_path):
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    path = write_manifest(manifest, tmp_path / "m.json")
+    assert path.read_text() == PACKAGED_MANIFEST.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+_INSTALLED_CHECK = """
+import json, sys, skeletonzoo
+from pathlib import Path
+from skeletonzoo.manifest import PACKAGED_MANIFEST, current_manifest
+root = Path(sys.argv[1]).resolve()
+assert Path(skeletonzoo.__file__).resolve().is_relative_to(root), skeletonzoo.__file__
+assert PACKAGED_MANIFEST.resolve().is_relative_to(root) and PACKAGED_MANIFEST.is_file()
+names = skeletonzoo.list_models()
+assert sorted(current_manifest().models) == names
+model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
+print(json.dumps({"names": len(names), "features": model.num_features,
+                  "metric": skeletonzoo.model_info("msmclr-ntu60-xsub").paper_metrics[0].value}))
+"""
+
+
+@pytest.mark.slow
+def test_the_built_wheel_ships_and_reads_the_manifest(tmp_path):
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("building the wheel needs setuptools in this environment")
+    # Build from a copy, so the working tree gets no build/ or *.egg-info folders.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        (source / name).write_bytes((REPO / name).read_bytes())
+    import shutil
+
+    shutil.copytree(REPO / "skeletonzoo", source / "skeletonzoo", ignore=shutil.ignore_patterns("__pycache__"))
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
+    env = {**os.environ, "PIP_NO_INDEX": "1"}
+    subprocess.run([*pip, "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(wheels)],
+                   check=True, env=env, capture_output=True)  # fmt: skip
+    (wheel,) = wheels.glob("skeletonzoo-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        entry_points = next(z.read(n).decode() for n in names if n.endswith("entry_points.txt"))
+    assert "skeletonzoo/weights_manifest.json" in names
+    assert "skeletonzoo = skeletonzoo.cli.main:main" in entry_points
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, env=env,
+                   capture_output=True)  # fmt: skip
+    run_env = {k: v for k, v in os.environ.items() if k != "SKELETONZOO_MANIFEST"}
+    run_env["PYTHONPATH"] = str(target)
+    out = subprocess.run([sys.executable, "-c", _INSTALLED_CHECK, str(target)], cwd=tmp_path, env=run_env,
+                         check=True, capture_output=True, text=True)  # fmt: skip
+    assert json.loads(out.stdout) == {"names": len(list_models()), "features": 256, "metric": 76.8}
+    script = str(target / "bin" / "skeletonzoo")
+    info = subprocess.run([script, "info", "msmclr-nwucla-xview"], cwd=tmp_path, env=run_env, capture_output=True,
+                          text=True)  # fmt: skip
+    assert info.returncode == 0, info.stderr
+    assert "input layout  nwucla20 (adapted to ntu25)" in info.stdout
+    # embed with a freshly trained checkpoint, as a user would before weights are published
+    make_checkpoint(tmp_path / "run.safetensors", "msmclr-nwucla-xview", seed=5)
+    clips = np.random.default_rng(0).normal(size=(2, 3, 15, 20, 1)).astype(np.float32)
+    np.save(tmp_path / "clips.npy", clips)
+    args = [
+        script,
+        "embed",
+        str(tmp_path / "run.safetensors"),
+        str(tmp_path / "clips.npy"),
+        "-o",
+        str(tmp_path / "f.npy"),
+    ]
+    embedded = subprocess.run(args, cwd=tmp_path, env=run_env, capture_output=True, text=True)
+    assert embedded.returncode == 0, embedded.stderr
+    expected = skeletonzoo.embed(str(tmp_path / "run.safetensors"), clips)
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, atol=1e-5)
+
+
+def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
+    """skeletonzoo-pretrain's export (weights, model card, manifest entry) publishes as it is."""
+    from pretrain_helpers import tiny_recipe
+
+    from skeletonzoo import hub
+    from skeletonzoo.data import PreparedSplit, write_prepared
+    from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
+    from skeletonzoo.pretrain.recipe import load_recipe
+    from skeletonzoo.pretrain.trainer import Trainer
+
+    name = "skeletonclr-nwucla-xview"
+    rng = np.random.default_rng(0)
+    positions = np.cumsum(rng.normal(size=(8, 3, 8, 25, 1)) * 0.02, axis=2).astype(np.float32)
+    split = PreparedSplit(positions, np.arange(8) % 10, [f"c{i}" for i in range(8)])  # one step of 8
+    data = tmp_path / "data"
+    write_prepared(data, {"train": split, "test": split}, dataset="nwucla", benchmark="xview", layout="ntu25",
+                   num_classes=10, preprocessing=NWUCLA_PREPROCESS.to_dict())  # fmt: skip
+    fields = {"optimizer.lr_steps": [], "model.encoder": {}, "dataset": "nwucla", "benchmark": "xview"}
+    recipe = load_recipe(
+        tiny_recipe(tmp_path / f"{name}.yaml", "skeletonclr", epochs=1, licence="test terms", **fields)
+    )
+    result = Trainer(recipe, data, tmp_path / "run", progress=False).run()
+
+    from skeletonzoo.evaluate.results import MetricRecord
+
+    metric = MetricRecord(name="knn_top1", value=12.5, protocol="kNN", dataset="nwucla", split="xview",
+                          command="skeletonzoo-eval knn")  # fmt: skip
+    manifest_file = _copy_manifest(tmp_path)
+    entry = publish(name, result.weights, metrics=[metric], manifest=manifest_file, package_dir=tmp_path / "pkg")
+    exported = json.loads(result.manifest_entry.read_text())
+    assert entry.licence == "test terms" and entry.sha256 == exported["sha256"]
+    assert entry.metrics[0].model_dump(exclude={"measured_by", "source"}) == metric.model_dump()
+    assert entry.training == TrainingProvenance.model_validate(exported["training"])
+    assert entry.model_card == f"weights/{name}.md"
+
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(manifest_file))
+    monkeypatch.setattr(hub, "BUNDLED_ROOT", tmp_path / "pkg")
+    model = skeletonzoo.load(name)
+    trained = load_checkpoint(result.weights).encoders["joint"]
+    for key, value in trained.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+    # an entry that describes another file is refused
+    exported["sha256"] = "0" * 64
+    result.manifest_entry.write_text(json.dumps(exported))
+    with pytest.raises(CheckpointError, match="describes another file"):
+        publish(name, result.weights, manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg2")
