@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "model", nargs="?", metavar="MODEL",
-        help="skeletonzoo .safetensors checkpoint (its 'joint' encoder is evaluated)",
+        help="zoo model name (e.g. msmclr-nwucla-xview) or skeletonzoo .safetensors checkpoint; its 'joint' "
+        "encoder is evaluated",
     )  # fmt: skip
     p.add_argument("--data", required=True, help="prepared dataset directory (skeletonzoo prepare)")
     p.add_argument(

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..checkpoint import load_checkpoint
 from ..data.prepared import PreparedData, open_prepared
+from ..data.preprocess import Preprocess
 from ..exceptions import CheckpointError, DataMismatchError
 from ..models import EncoderConfig, SkeletonEncoder
 from .finetune import FinetuneRecipe, finetune
@@ -74,8 +74,9 @@ def load_eval_model(
     """Resolve the encoder to evaluate.
 
     Args:
-        model: Path to a skeletonzoo ``.safetensors`` checkpoint; its ``"joint"`` component
-            is the encoder (the two-encoder methods' second component is not evaluated).
+        model: A zoo model name or the path of a skeletonzoo ``.safetensors`` checkpoint
+            (``skeletonzoo.load``); its ``"joint"`` component is the encoder (the two-encoder
+            methods' second component is not evaluated).
         random_init: Evaluate a randomly initialised encoder instead: the architecture of
             ``model`` when given, else the default quarter-width ST-GCN on ``layout``. The
             weights are the original pretraining's initialisation (``reference_init_``:
@@ -104,19 +105,18 @@ def load_eval_model(
     description = ""
     encoder: SkeletonEncoder | None = None
     if model is not None:
-        # The zoo's `skeletonzoo.load(name_or_path)` will replace this line.
-        loaded = load_checkpoint(model, device=device)
-        if "joint" not in loaded.encoders:
-            raise CheckpointError(f"{model} has no 'joint' component (components: {sorted(loaded.encoders)})")
-        if loaded.metadata.components["joint"].input != "identity":
+        from ..api import load
+
+        loaded = load(model, device=device)  # a registry name or a checkpoint path; joint component
+        if not isinstance(loaded, SkeletonEncoder):
             raise CheckpointError(
-                f"{model}: the joint component's input is {loaded.metadata.components['joint'].input!r}; "
-                "only encoders that take the positions directly can be evaluated"
+                f"{model}: {type(loaded).__name__} is not a single ST-GCN encoder; evaluate the members of "
+                "an ensemble one by one"
             )
-        encoder = loaded.encoders["joint"]
+        encoder = loaded
         config = encoder.config
-        preprocessing = loaded.metadata.preprocessing
-        model_stream = loaded.metadata.stream
+        preprocessing = loaded.preprocess.to_dict()
+        model_stream = loaded.stream
         description = str(model)
         if stream is not None and stream != model_stream:
             raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}")
@@ -132,7 +132,9 @@ def load_eval_model(
 
             reference_init_(encoder, torch.Generator().manual_seed(seed))
         model_stream = stream or model_stream
-        description = f"random-init ({init} init, seed {seed})" + (f" with the architecture of {model}" if model else "")
+        description = f"random-init ({init} init, seed {seed})"
+        if model:
+            description += f" with the architecture of {model}"
     assert encoder is not None
     return EvalModel(encoder.to(device).eval(), model_stream, preprocessing, description)
 
@@ -233,15 +235,16 @@ def _check_data(model: EvalModel, train: PreparedData, settings: EvalSettings, n
             f"{train.root} holds layout {meta.layout!r} but the encoder expects {model.encoder.config.layout!r}; "
             f"prepare the data for layout {model.encoder.config.layout!r}"
         )
-    if model.preprocessing is not None and meta.preprocessing is not None and model.preprocessing != meta.preprocessing:
-        differing = sorted(
-            k for k in set(model.preprocessing) | set(meta.preprocessing)
-            if model.preprocessing.get(k) != meta.preprocessing.get(k)
-        )  # fmt: skip
+    if model.preprocessing is None or meta.preprocessing is None:
+        return
+    # compare validated pipelines, so that a field left at its default compares equal to it
+    ours, theirs = (Preprocess.from_dict(p).to_dict() for p in (model.preprocessing, meta.preprocessing))
+    if ours != theirs:
+        differing = sorted(k for k in ours if ours[k] != theirs[k])
         message = (
             f"{train.root} was prepared with a different preprocessing than the model was trained with "
-            f"(differs in {', '.join(differing)}: data {[meta.preprocessing.get(k) for k in differing]}, "
-            f"model {[model.preprocessing.get(k) for k in differing]})"
+            f"(differs in {', '.join(differing)}: data {[theirs[k] for k in differing]}, "
+            f"model {[ours[k] for k in differing]})"
         )
         if not settings.ignore_preprocessing:
             raise DataMismatchError(
