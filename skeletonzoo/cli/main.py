@@ -17,7 +17,7 @@ from ..exceptions import SkeletonZooError
 Handler = Callable[[argparse.Namespace], int]
 
 # Subcommand modules, in the order `skeletonzoo --help` lists them.
-SUBCOMMAND_MODULES: list[str] = ["_list", "_info", "_embed", "_convert", "_prepare", "_cache"]
+SUBCOMMAND_MODULES: list[str] = ["_demo", "_list", "_info", "_embed", "_convert", "_prepare", "_cache"]
 
 
 def build_parser() -> argparse.ArgumentParser:
