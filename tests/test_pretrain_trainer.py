@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,23 @@ def test_data_layout_and_batch_checks(tmp_path, data):
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "msmclr", batch_size=6))
     with pytest.raises(ValueError, match="divisible by 8"):
         Trainer(recipe, data, tmp_path / "run", progress=False)
+
+
+def test_export_only_records_the_epochs_actually_run(tmp_path, data):
+    from skeletonzoo.cli.pretrain import main
+
+    recipe_file = tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3)
+    out = tmp_path / "run"
+    recipe = load_recipe(recipe_file)
+    trainer = Trainer(recipe, data, out, progress=False)
+    trainer._started = time.perf_counter()
+    trainer._run_epoch(1, 0)
+    trainer.position.epoch, trainer.position.step_in_epoch = 1, 0
+    trainer.save_checkpoint()
+    assert main([str(recipe_file), "--data", str(data), "--out", str(out), "--export-only"]) == 0
+    loaded = load_checkpoint(out / "r.safetensors")
+    assert loaded.metadata.provenance["epochs_run"] == 1
+    assert loaded.metadata.provenance["epochs_planned"] == 3
+    state = _state(out / "checkpoints/last.pt")
+    for key, value in loaded.encoders["joint"].state_dict().items():
+        assert torch.equal(value, state[f"encoder_q.backbone.{key}"]), key

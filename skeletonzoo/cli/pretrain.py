@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int,
         help="CPU threads per process (torch.set_num_threads); 1 when several runs share a small machine",
     )  # fmt: skip
+    p.add_argument(
+        "--export-only", action="store_true",
+        help="export the run's last checkpoint (OUT/checkpoints/last.pt) without training further; the "
+        "export records the epochs actually run (for a run stopped early)",
+    )  # fmt: skip
     p.add_argument("--list", action="store_true", help="list the bundled recipes and exit")
     p.add_argument("--show", action="store_true", help="print the resolved recipe and exit")
     return p
@@ -68,9 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         words = argv if argv is not None else sys.argv[1:]
         command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in words)
         trainer = Trainer(
-            recipe, args.data, args.out or f"runs/{recipe.name}", resume=args.resume, device=args.device,
-            command=command,
+            recipe, args.data, args.out or f"runs/{recipe.name}", resume=args.resume or args.export_only,
+            device=args.device, command=command,
         )  # fmt: skip
+        if args.export_only:
+            if trainer.position.step_in_epoch:
+                raise ValueError(f"{trainer.checkpoint_path} stopped inside an epoch; --resume to finish it first")
+            result = trainer.export(trainer.elapsed_before)
+            print(f"wrote {result.weights} ({result.epochs_run} of {recipe.epochs} epochs)")
+            return 0
         if trainer.is_main:
             print(recipe.summary(), file=sys.stderr, flush=True)
         result = trainer.run()
