@@ -29,16 +29,40 @@ from ..skeleton.groupings import MSMCLR_BODIES_5, MSMCLR_PARTS_10, JointGrouping
 from .heads import ProjectionHead
 from .stgcn import SkeletonEncoder
 
-__all__ = ["MotionAttention", "MultiScaleMotionBranch", "motion_difference"]
+__all__ = ["MotionAttention", "MultiScaleMotionBranch", "motion_difference", "group_features"]
 
 # PARITY: the reference views the batch as (-1, 8, d) regardless of N and M.
 ATTENTION_GROUP = 8
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    """``channels_last`` when ``x`` (4-D) is stored that way (ST-GCN training maps), else contiguous."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` upcast from a half type (autocast's output) to float32; float32/64 unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def motion_difference(x: torch.Tensor, dim: int) -> torch.Tensor:
     """``x[i+1] - x[i]`` along ``dim``, with a zero slice shifted in at the end (so ``-x[-1]``)."""
     shifted = torch.cat([x.narrow(dim, 1, x.shape[dim] - 1), torch.zeros_like(x.narrow(dim, 0, 1))], dim)
     return shifted - x
+
+
+def group_features(maps: torch.Tensor, grouping: JointGrouping) -> torch.Tensor:
+    """Mean of each group's joints: ``(B, C, T', V) -> (B, C, T', G)`` (``channels_last``).
+
+    The same means as ``grouping.apply(maps, dim=-1)``, as one batched product with the
+    ``(G, V)`` averaging matrix on the ``(B, T', V, C)`` storage of a ``channels_last`` map
+    instead of one gather per group (and one scatter per group in the backward).
+    """
+    average = grouping.matrix(maps.shape[-1], maps.dtype).t().to(maps.device)  # (G, V), 1/|g| entries
+    # (B, C, T', V) -> (B, T', V, C); (G, V) @ (V, C) per (b, t) -> (B, T', G, C) -> (B, C, T', G)
+    return torch.matmul(average, maps.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 class MotionAttention(nn.Module):
@@ -64,16 +88,24 @@ class MotionAttention(nn.Module):
                 f"{ATTENTION_GROUP} (the original attends within groups of 8 rows); "
                 "use a batch size that is a multiple of 4 with M=2"
             )
+        # The attention core works on the narrow (C/8 channels) map, in float32 even under
+        # autocast: its softmax over dot products of 10400-long tokens is too sensitive for
+        # bf16. Contiguous (c, t, v) order there, as the original flattens its tokens.
         down = self.conv_down(x)
-        # PARITY: layer norm over the last (node) axis only, no affine.
-        ln = F.layer_norm(down, down.shape[-1:], eps=1e-5)
-        motion = (motion_difference(ln, 2) + motion_difference(ln, 3)) / 2
-        # (B, c, T', V') -> (B/8, 8, c*T'*V'): tokens are whole rows, attention across rows
-        tokens = motion.reshape(b // ATTENTION_GROUP, ATTENTION_GROUP, -1)
-        scores = torch.softmax(tokens @ tokens.transpose(1, 2) / math.sqrt(tokens.shape[-1]), -1)
-        attended = (scores @ tokens).view_as(down)
-        # PARITY: the skip adds the conv_down output, not the normalised one.
-        return torch.sigmoid(self.conv_up(attended + down)) * x + x
+        with torch.autocast(x.device.type, enabled=False):
+            down32 = _at_least_float32(down).contiguous()
+            # PARITY: layer norm over the last (node) axis only, no affine.
+            ln = F.layer_norm(down32, down32.shape[-1:], eps=1e-5)
+            motion = (motion_difference(ln, 2) + motion_difference(ln, 3)) / 2
+            # (B, c, T', V') -> (B/8, 8, c*T'*V'): tokens are whole rows, attention across rows
+            tokens = motion.view(b // ATTENTION_GROUP, ATTENTION_GROUP, -1)
+            scores = torch.softmax(tokens @ tokens.transpose(1, 2) / math.sqrt(tokens.shape[-1]), -1)
+            # PARITY: the skip adds the conv_down output, not the normalised one.
+            skip = (scores @ tokens).view_as(down32) + down32
+        # back in x's memory format, so that the wide (C channels) ops below stay contiguous
+        gate = torch.sigmoid_(self.conv_up(skip.contiguous(memory_format=_memory_format(x))))
+        # sigmoid(gate) * x + x in one pass; in-place sigmoid: conv's backward needs no output
+        return torch.addcmul(x, gate.to(x.dtype), x)
 
 
 class MultiScaleMotionBranch(nn.Module):
@@ -95,7 +127,7 @@ class MultiScaleMotionBranch(nn.Module):
 
     def scale_maps(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B, C, T', 25)`` -> joint, part ``(B, C, T', 10)`` and body ``(B, C, T', 5)`` maps."""
-        return maps, self.parts.apply(maps, dim=-1), self.bodies.apply(maps, dim=-1)
+        return maps, group_features(maps, self.parts), group_features(maps, self.bodies)
 
     def pooled(
         self, encoder: SkeletonEncoder, x: torch.Tensor

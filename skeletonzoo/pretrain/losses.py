@@ -2,6 +2,10 @@
 
 Shapes: ``q, k (N, D)`` L2-normalised; ``queue (D, K)`` with unit-norm columns; logits
 ``(N, 1 + K)`` with the positive in column 0.
+
+Everything here is computed in float32 (or float64) even inside ``torch.autocast``: autocast
+would run the queue product in bf16, whose 8-bit mantissa moves a logit ``q.k / 0.07`` by up
+to ~0.05 and can change which queue entry a top-k mining step picks.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "queue_similarity",
     "contrastive_logits",
     "info_nce",
     "distribution_divergence",
@@ -18,10 +23,25 @@ __all__ = [
 ]
 
 
+def _full_precision(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision (autocast) tensors upcast to float32; float32/float64 unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def queue_similarity(q: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
+    """``q @ queue``: ``(N, D) x (D, K) -> (N, K)`` in full precision, also under autocast.
+
+    The queue is a buffer (detached); gradients flow to ``q``.
+    """
+    with torch.autocast(q.device.type, enabled=False):
+        return _full_precision(q) @ _full_precision(queue.detach())
+
+
 def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
     """``[q.k, q.queue] / T``: ``(N, 1 + K)``."""
+    q, k = _full_precision(q), _full_precision(k)
     positive = (q * k).sum(dim=1, keepdim=True)
-    negative = q @ queue.detach()
+    negative = queue_similarity(q, queue)
     return torch.cat([positive, negative], dim=1) / temperature
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...models import MotionAttention, MultiScaleMotionBranch, SkeletonEncoder
@@ -34,6 +33,7 @@ from ..losses import (
     distribution_divergence,
     info_nce,
     mined_info_nce,
+    queue_similarity,
     top_k_mask,
 )
 from ..moco import KeyQueue, gather_keys
@@ -43,6 +43,7 @@ from .base import (
     MethodConfig,
     MethodOutput,
     build_encoder_with_head,
+    normalized_projection,
 )
 
 __all__ = ["AimCLR", "MsMCLR"]
@@ -84,7 +85,7 @@ class AimCLR(ContrastiveMethod):
         m = im_e.shape[-1]
         plain = enc.backbone.pool(maps, m)
         dropped = enc.backbone.pool(self.drop(maps, self.generator), m)
-        return [F.normalize(enc.head(p), dim=1) for p in (plain, dropped)]
+        return [normalized_projection(enc.head(p)) for p in (plain, dropped)]
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
         """``views = (im_q_extreme, im_q, im_k)``."""
@@ -103,7 +104,7 @@ class AimCLR(ContrastiveMethod):
         extras: dict[str, torch.Tensor] = {"logits": logits.detach(), "labels_ddm": target}
         if mining:
             with torch.no_grad():
-                negatives = [z @ queue for z in [q, *strong]]
+                negatives = [queue_similarity(z, queue) for z in [q, *strong]]
                 mined = torch.stack([top_k_mask(s, self.config.topk) for s in negatives]).amax(0)
                 mask = torch.cat([torch.ones_like(mined[:, :1]), mined], dim=1)
             contrast = mined_info_nce(logits, mask)
@@ -138,4 +139,4 @@ class MsMCLR(AimCLR):
         enc = self.encoder_q
         assert enc.attention is not None
         branch = MultiScaleMotionBranch(enc.attention)
-        return [F.normalize(enc.head(p), dim=1) for p in branch.pooled(enc.backbone, im_e)]
+        return [normalized_projection(enc.head(p)) for p in branch.pooled(enc.backbone, im_e)]

@@ -15,7 +15,14 @@ from torch import nn
 from ...models import EncoderConfig, MotionAttention, ProjectionHead, SkeletonEncoder
 from ..moco import KeyQueue, gather_keys, momentum_update_, reference_init_
 
-__all__ = ["MethodConfig", "MethodOutput", "EncoderWithHead", "ContrastiveMethod", "ViewKind"]
+__all__ = [
+    "MethodConfig",
+    "MethodOutput",
+    "EncoderWithHead",
+    "ContrastiveMethod",
+    "ViewKind",
+    "normalized_projection",
+]
 
 ViewKind = Literal["normal", "strong"]
 
@@ -66,6 +73,16 @@ class MethodOutput:
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+def normalized_projection(z: torch.Tensor) -> torch.Tensor:
+    """L2-normalise a head output ``(N, D)`` along ``D``, in float32 when autocast made it bf16.
+
+    The normalised projections feed the logits and the queue, which stay full precision.
+    """
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()
+    return F.normalize(z, dim=1)
+
+
 class EncoderWithHead(nn.Module):
     """One side (query or key) of one branch: ST-GCN backbone, projection head, and for MsMCLR
     the multi-scale motion attention.
@@ -83,8 +100,8 @@ class EncoderWithHead(nn.Module):
         self.attention = attention
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C, T, V, M)`` -> L2-normalised projection ``(N, feature_dim)``."""
-        return F.normalize(self.head(self.backbone.pool(self.backbone.forward_maps(x), x.shape[-1])), dim=1)
+        """``(N, C, T, V, M)`` -> L2-normalised projection ``(N, feature_dim)``, float32 or wider."""
+        return normalized_projection(self.head(self.backbone.pool(self.backbone.forward_maps(x), x.shape[-1])))
 
 
 class ContrastiveMethod(nn.Module):

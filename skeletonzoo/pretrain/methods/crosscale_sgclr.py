@@ -38,7 +38,7 @@ from ...data.streams import motion
 from ...models import ScaleProjectionHead, SkeletonEncoder
 from ...skeleton.groupings import CROSSCALE_PARTS_10
 from ..edge_cut import cut_key_graph_
-from ..losses import contrastive_logits, info_nce, mined_info_nce, top_k_mask
+from ..losses import contrastive_logits, info_nce, mined_info_nce, queue_similarity, top_k_mask
 from ..moco import KeyQueue, gather_keys
 from .base import (
     ContrastiveMethod,
@@ -130,7 +130,7 @@ class CrosScaleSGCLR(ContrastiveMethod):
         else:
             l_pos = (q * k).sum(1, keepdim=True)
             l_pos_s = (qs * ks).sum(1, keepdim=True)
-            l_neg, l_neg_s = q @ queue, qs @ queue_s
+            l_neg, l_neg_s = queue_similarity(q, queue), queue_similarity(qs, queue_s)
             with torch.no_grad():
                 mined = top_k_mask(l_neg_s, self.config.topk)  # joint positives from the other branch
                 mined_s = top_k_mask(l_neg, self.config.topk)
