@@ -1,0 +1,742 @@
+"""Pretraining throughput: skeletonzoo's training step against a straightforward eager one.
+
+Two measurements, each against a baseline written below the way the original code computes:
+
+* **Training step** (samples/s) of MsMCLR and CrosScale-SGCLR: augmentation of the views,
+  forward, backward, SGD step, momentum update and enqueue, on NTU-shaped batches
+  ``(64, 3, 50, 25, 2)`` with half of the samples single-person, and on NW-UCLA-shaped batches
+  ``(128, 3, 50, 25, 1)``. The eager baseline is structured like the original code
+  (``nn.Sequential`` temporal block with ``nn.Dropout``, einsum graph convolution, the original
+  permutes, a per-parameter momentum loop, the augmentations sample by sample in plain torch)
+  and loads the same weights. Before timing, both compute the loss on the same views in eval
+  mode (dropout off) and must agree. Ours is timed in float32 and, separately labelled, with
+  the ST-GCN blocks in bfloat16 (recipes' ``amp: bf16``, ``SkeletonEncoder.compute_dtype``).
+* **Augmentations** (normal and strong views of a batch of 64): the batched torch pipeline
+  against a per-sample NumPy implementation of ``shared/parity/SPEC.md`` §8 (float64, as the
+  original), compared on pinned parameters first.
+
+Baseline and ours alternate in one process; the medians are reported with their ratio.
+Where CUDA is available the step cases also run on the GPU.
+
+    python benchmarks/bench_pretrain.py [--repeats 3] [--cases msmclr-ntu,...] [--write]
+
+``--write`` records the tables in docs/benchmarks.md. By default the process first calls
+``skeletonzoo._malloc.retain_freed_memory()`` (as a CPU training run should), which speeds up
+both sides; ``--default-allocator`` measures without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import alternate, machine, median, write_section  # noqa: E402
+
+from skeletonzoo.convert import reference_encoder_key  # noqa: E402
+from skeletonzoo.models import SkeletonEncoder  # noqa: E402
+from skeletonzoo.pretrain.augment import (  # noqa: E402
+    NTU_FLIP_INDEX,
+    AxisMask,
+    GaussianBlur,
+    GaussianNoise,
+    JointNoise,
+    Rotate,
+    Shear,
+    SpatialFlip,
+    TemporalCrop,
+    normal_view,
+    strong_view,
+)
+from skeletonzoo.pretrain.methods import METHODS, ContrastiveMethod, MethodConfig  # noqa: E402
+from skeletonzoo.skeleton.groupings import CROSSCALE_PARTS_10, MSMCLR_BODIES_5, MSMCLR_PARTS_10  # noqa: E402
+
+QUEUE_SIZE = 32768  # the papers' K
+CASES = {
+    # name: (method, batch, persons)
+    "msmclr-ntu": ("msmclr", 64, 2),
+    "crosscale-ntu": ("crosscale-sgclr", 64, 2),
+    "msmclr-nwucla": ("msmclr", 128, 1),
+    "crosscale-nwucla": ("crosscale-sgclr", 128, 1),
+}
+
+
+# =============================================================================================
+# Eager baseline model, module for module as the original net/st_gcn.py, net/m2a.py, aimclr.py
+# =============================================================================================
+class EagerGraphConv(nn.Module):
+    """The original ``ConvTemporalGraphical``: 1x1 conv to K*C_out, then einsum with A."""
+
+    def __init__(self, c_in: int, c_out: int, k: int) -> None:
+        super().__init__()
+        self.kernel_size = k
+        self.conv = nn.Conv2d(c_in, c_out * k, 1)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        n, kc, t, v = x.size()
+        x = x.view(n, self.kernel_size, kc // self.kernel_size, t, v)
+        return torch.einsum("nkctv,kvw->nctw", (x, a)).contiguous()
+
+
+class EagerBlock(nn.Module):
+    """The original ``st_gcn`` unit: tcn as ``nn.Sequential`` ending in ``nn.Dropout``."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int, dropout: float, residual: bool) -> None:
+        super().__init__()
+        self.gcn = EagerGraphConv(c_in, c_out, k)
+        self.tcn = nn.Sequential(
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0)),
+            nn.BatchNorm2d(c_out), nn.Dropout(dropout, inplace=True),
+        )  # fmt: skip
+        self.residual_kind = "none" if not residual else ("identity" if c_in == c_out and stride == 1 else "conv")
+        if self.residual_kind == "conv":
+            self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, 1, (stride, 1)), nn.BatchNorm2d(c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        res: torch.Tensor | int = 0
+        if self.residual_kind == "identity":
+            res = x
+        elif self.residual_kind == "conv":
+            res = self.residual(x)
+        return self.relu(self.tcn(self.gcn(x, a)) + res)
+
+
+class EagerM2A(nn.Module):
+    """The original motion-aware attention (SPEC §5.4), written out plainly."""
+
+    def __init__(self, c: int = 256, r: int = 8) -> None:
+        super().__init__()
+        self.conv_down = nn.Conv2d(c, c // r, 1)
+        self.conv_up = nn.Conv2d(c // r, c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        down = self.conv_down(x)
+        ln = F.layer_norm(down, down.shape[-1:], eps=1e-5)
+        dt = torch.cat([ln[:, :, 1:], torch.zeros_like(ln[:, :, :1])], 2) - ln
+        dv = torch.cat([ln[:, :, :, 1:], torch.zeros_like(ln[:, :, :, :1])], 3) - ln
+        motion = (dt + dv) / 2
+        b, c, t, v = motion.shape
+        q = motion.view(-1, 8, c * t * v)
+        att = torch.softmax(torch.bmm(q, q.transpose(1, 2)) / math.sqrt(c * t * v), dim=-1)
+        y = torch.bmm(att, q).view(b, c, t, v) + down
+        return torch.sigmoid(self.conv_up(y)) * x + x
+
+
+class EagerSTGCN(nn.Module):
+    """The original ``Model``: data_bn, 10 blocks, pooling, mean over M, MLP head ``fc``.
+
+    With ``m2a``, ``forward(x, drop=True)`` is MsMCLR's strong branch (SPEC §5.2).
+    """
+
+    def __init__(self, a: torch.Tensor, dropout: float, m2a: bool, h: int = 16, d: int = 256) -> None:
+        super().__init__()
+        self.register_buffer("A", a.clone())
+        v, c = a.shape[1], 3
+        self.data_bn = nn.BatchNorm1d(c * v)
+        plan = [(c, h, 1, False), (h, h, 1, True), (h, h, 1, True), (h, h, 1, True),
+                (h, 2 * h, 2, True), (2 * h, 2 * h, 1, True), (2 * h, 2 * h, 1, True),
+                (2 * h, 4 * h, 2, True), (4 * h, 4 * h, 1, True), (4 * h, d, 1, True)]  # fmt: skip
+        self.st_gcn_networks = nn.ModuleList(
+            EagerBlock(i, o, a.shape[0], s, 0.0 if index == 0 else dropout, r)
+            for index, (i, o, s, r) in enumerate(plan)
+        )
+        self.edge_importance = nn.ParameterList(nn.Parameter(torch.ones_like(a)) for _ in plan)
+        self.fc: nn.Module = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 128))
+        self.m2a = EagerM2A(d) if m2a else None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v, m = x.size()
+        x = x.permute(0, 4, 3, 1, 2).contiguous().view(n * m, v * c, t)
+        x = self.data_bn(x)
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+        for gcn, importance in zip(self.st_gcn_networks, self.edge_importance):
+            x = gcn(x, self.A * importance)
+        return x
+
+    @staticmethod
+    def pool(x: torch.Tensor, n: int, m: int) -> torch.Tensor:
+        x = F.avg_pool2d(x, x.size()[2:])
+        return x.view(n, m, -1).mean(dim=1)
+
+    def forward(self, x: torch.Tensor, drop: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        n, m = x.shape[0], x.shape[-1]
+        f = self.features(x)
+        if not drop:
+            return self.fc(self.pool(f, n, m))
+        assert self.m2a is not None
+        scales = [f, divide(f, MSMCLR_PARTS_10.groups, 3), divide(f, MSMCLR_BODIES_5.groups, 3)]
+        return [self.fc(self.pool(self.m2a(s), n, m)) for s in scales]
+
+
+class EagerScaleSTGCN(EagerSTGCN):
+    """CrosScale's 10-part encoder: head ``Linear -> ReLU -> the joint encoder's fc``."""
+
+    def __init__(self, a: torch.Tensor, dropout: float, shared_fc: nn.Module) -> None:
+        super().__init__(a, dropout, m2a=False)
+        self.fc = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), shared_fc)
+
+
+def divide(x: torch.Tensor, groups: Sequence[Sequence[int]], dim: int) -> torch.Tensor:
+    """Mean of each joint group along ``dim`` (the original's ``divide_s`` / inline reduction)."""
+    return torch.stack([x.index_select(dim, torch.tensor(g, device=x.device)).mean(dim) for g in groups], dim)
+
+
+def _momentum_loop(q: nn.Module, k: nn.Module, m: float) -> None:
+    """The original ``_momentum_update_key_encoder``."""
+    for param_q, param_k in zip(q.parameters(), k.parameters()):
+        param_k.data = param_k.data * m + param_q.data * (1.0 - m)
+
+
+class EagerMsMCLR(nn.Module):
+    """The original AimCLR wrapper with MsMCLR's encoder, and the processor's loss."""
+
+    def __init__(self, a: torch.Tensor, dropout: float) -> None:
+        super().__init__()
+        self.encoder_q = EagerSTGCN(a, dropout, m2a=True)
+        self.encoder_k = EagerSTGCN(a, dropout, m2a=True)
+        for p in self.encoder_k.parameters():
+            p.requires_grad = False
+        self.register_buffer("queue", F.normalize(torch.randn(128, QUEUE_SIZE), dim=0))
+        self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
+        self.t, self.m = 0.07, 0.999
+
+    def logits(self, z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        l_pos = torch.einsum("nc,nc->n", [z, k]).unsqueeze(-1)
+        l_neg = torch.einsum("nc,ck->nk", [z, self.queue.clone().detach()])
+        return torch.cat([l_pos, l_neg], dim=1) / self.t
+
+    def forward(self, im_q_extreme: torch.Tensor, im_q: torch.Tensor, im_k: torch.Tensor) -> torch.Tensor:
+        q = F.normalize(self.encoder_q(im_q), dim=1)
+        strong = [F.normalize(z, dim=1) for z in self.encoder_q(im_q_extreme, drop=True)]
+        with torch.no_grad():
+            _momentum_loop(self.encoder_q, self.encoder_k, self.m)
+            k = F.normalize(self.encoder_k(im_k), dim=1)
+        logits = self.logits(q, k)
+        strong_p = [F.softmax(self.logits(z, k), dim=1) for z in strong]
+        labels_ddm = F.softmax(logits.clone().detach(), dim=1)
+        labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+        loss = F.cross_entropy(logits, labels)
+        ddm = [-torch.mean(torch.sum(labels_ddm * torch.log(p), dim=1)) for p in strong_p]
+        self._enqueue(k)
+        return loss + sum(ddm) / 3
+
+    @torch.no_grad()
+    def _enqueue(self, k: torch.Tensor) -> None:
+        ptr = int(self.queue_ptr)
+        self.queue[:, ptr : ptr + k.shape[0]] = k.T
+        self.queue_ptr[0] = (ptr + k.shape[0]) % QUEUE_SIZE
+
+
+class EagerCrosScale(nn.Module):
+    """The original CrosScale-SGCLR wrapper (plain phase) and its processor's loss."""
+
+    def __init__(self, a: torch.Tensor, a_k: torch.Tensor, a_s: torch.Tensor, a_ks: torch.Tensor,
+                 dropout: float) -> None:  # fmt: skip
+        super().__init__()
+        self.encoder_q = EagerSTGCN(a, dropout, m2a=False)
+        self.encoder_k = EagerSTGCN(a_k, dropout, m2a=False)
+        self.encoder_q_scale = EagerScaleSTGCN(a_s, dropout, self.encoder_q.fc)
+        self.encoder_k_scale = EagerScaleSTGCN(a_ks, dropout, self.encoder_k.fc)
+        for enc in (self.encoder_k, self.encoder_k_scale):
+            for p in enc.parameters():
+                p.requires_grad = False
+        for suffix in ("", "_scale"):
+            self.register_buffer("queue" + suffix, F.normalize(torch.randn(128, QUEUE_SIZE), dim=0))
+            self.register_buffer("queue_ptr" + suffix, torch.zeros(1, dtype=torch.long))
+        self.t, self.m = 0.07, 0.999
+
+    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor) -> torch.Tensor:
+        im_q_scale = divide(im_q, CROSSCALE_PARTS_10.groups, 3)
+        im_k_scale = divide(im_k, CROSSCALE_PARTS_10.groups, 3)
+        q = F.normalize(self.encoder_q(im_q), dim=1)
+        qs = F.normalize(self.encoder_q_scale(im_q_scale), dim=1)
+        with torch.no_grad():
+            _momentum_loop(self.encoder_q, self.encoder_k, self.m)
+            _momentum_loop(self.encoder_q_scale, self.encoder_k_scale, self.m)
+            k = F.normalize(self.encoder_k(im_k), dim=1)
+            ks = F.normalize(self.encoder_k_scale(im_k_scale), dim=1)
+        loss = 0.0
+        for z, key, queue in ((q, k, self.queue), (qs, ks, self.queue_scale)):
+            l_pos = torch.einsum("nc,nc->n", [z, key]).unsqueeze(-1)
+            l_neg = torch.einsum("nc,ck->nk", [z, queue.clone().detach()])
+            logits = torch.cat([l_pos, l_neg], dim=1) / self.t
+            labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+            loss = loss + F.cross_entropy(logits, labels)
+        for key, queue, ptr in ((k, self.queue, self.queue_ptr), (ks, self.queue_scale, self.queue_ptr_scale)):
+            with torch.no_grad():
+                p = int(ptr)
+                queue[:, p : p + key.shape[0]] = key.T
+                ptr[0] = (p + key.shape[0]) % QUEUE_SIZE
+        return loss  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+def _copy_encoder(eager: EagerSTGCN, side: nn.Module) -> None:
+    """Load our ``EncoderWithHead`` (backbone, head, attention) into an eager encoder."""
+    state = {reference_encoder_key(k): v for k, v in side.backbone.state_dict().items()}
+    head = side.head
+    if hasattr(head, "pre"):  # CrosScale's 10-part head: pre, then the shared joint head
+        state.update({"fc.0.weight": head.pre.weight, "fc.0.bias": head.pre.bias})
+        head = head.shared
+        prefix = "fc.2."
+    else:
+        prefix = "fc."
+    state.update({f"{prefix}0.weight": head.fc1.weight, f"{prefix}0.bias": head.fc1.bias,
+                  f"{prefix}2.weight": head.fc2.weight, f"{prefix}2.bias": head.fc2.bias})  # fmt: skip
+    if side.attention is not None:
+        state.update({f"m2a.{k}": v for k, v in side.attention.state_dict().items()})
+    missing, unexpected = eager.load_state_dict(state, strict=False)
+    assert not unexpected and not [k for k in missing if not k.startswith("fc.2.")], (missing, unexpected)
+
+
+def eager_from_ours(ours: ContrastiveMethod) -> nn.Module:
+    """An eager baseline holding exactly our method's weights, buffers and queues."""
+    dropout = ours.config.encoder.dropout
+    if ours.name == "msmclr":
+        eager: nn.Module = EagerMsMCLR(ours.encoder_q.backbone.A, dropout)
+        pairs = [(eager.encoder_q, ours.encoder_q), (eager.encoder_k, ours.encoder_k)]
+        queues = [("queue", "queue_ptr", ours.queue)]
+    else:
+        eager = EagerCrosScale(ours.encoder_q.backbone.A, ours.encoder_k.backbone.A,
+                               ours.encoder_q_second.backbone.A, ours.encoder_k_second.backbone.A, dropout)  # fmt: skip
+        pairs = [(eager.encoder_q, ours.encoder_q), (eager.encoder_k, ours.encoder_k),
+                 (eager.encoder_q_scale, ours.encoder_q_second), (eager.encoder_k_scale, ours.encoder_k_second)]  # fmt: skip
+        queues = [("queue", "queue_ptr", ours.queue), ("queue_scale", "queue_ptr_scale", ours.queue_second)]
+    with torch.no_grad():
+        for e, o in pairs:
+            _copy_encoder(e, o)
+        for q, p, src in queues:
+            getattr(eager, q).copy_(src.queue)
+            getattr(eager, p).copy_(src.ptr)
+    return eager
+
+
+def build_ours(method: str, seed: int = 0) -> ContrastiveMethod:
+    """Our method with non-trivial weights: variance-preserving random parameters, keys != queries."""
+    ours = METHODS[method](MethodConfig(queue_size=QUEUE_SIZE), torch.Generator().manual_seed(seed))
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            if "edge_importance" in name:
+                p.copy_(torch.rand(p.shape, generator=g) + 0.5)
+            elif name.endswith("weight") and p.dim() == 1:  # BN
+                p.copy_(torch.rand(p.shape, generator=g) * 0.8 + 0.6)
+            else:
+                scale = 0.1 if p.dim() == 1 else 1.0 / max(1, p[0].numel()) ** 0.5
+                p.copy_(torch.randn(p.shape, generator=g) * scale)
+        for name, b in ours.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
+    return ours
+
+
+# =============================================================================================
+# Eager per-sample augmentation in torch (the original feeder's order and draws, SPEC §8)
+# =============================================================================================
+def _u(g: torch.Generator, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * float(torch.rand((), generator=g, dtype=torch.float64))
+
+
+def _rotate3(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """``p' = R p`` for every point of ``(3, T, V, M)``, as the original ``np.dot`` on xyz last."""
+    return (x.permute(1, 2, 3, 0) @ r.t().to(x.dtype)).permute(3, 0, 1, 2)
+
+
+def eager_crop(x: torch.Tensor, g: torch.Generator, ratio: int = 6) -> torch.Tensor:
+    t = x.shape[1]
+    pad = t // ratio
+    x = torch.cat([x[:, :pad].flip(1), x, x[:, t - pad :].flip(1)], 1)
+    s = int(torch.randint(0, 2 * pad + 1, (), generator=g))
+    return x[:, s : s + t]
+
+
+def eager_shear(x: torch.Tensor, g: torch.Generator, r: float = 0.5) -> torch.Tensor:
+    s1 = [_u(g, -r, r) for _ in range(3)]
+    s2 = [_u(g, -r, r) for _ in range(3)]
+    m = torch.tensor([[1, s1[0], s2[0]], [s1[1], 1, s2[1]], [s1[2], s2[2], 1]], dtype=torch.float64)
+    return _rotate3(x, m)
+
+
+def eager_strong(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    x = eager_shear(eager_crop(x, g), g)
+    if float(torch.rand((), generator=g)) < 0.5:
+        x = x[:, :, list(NTU_FLIP_INDEX)]
+    main = int(torch.randint(0, 3, (), generator=g))
+    for axis in range(3):
+        a = math.radians(_u(g, 0, 30) if axis == main else _u(g, 0, 1))
+        c, s = math.cos(a), math.sin(a)
+        r = [[[1, 0, 0], [0, c, s], [0, -s, c]], [[c, 0, -s], [0, 1, 0], [s, 0, c]],
+             [[c, s, 0], [-s, c, 0], [0, 0, 1]]][axis]  # fmt: skip
+        x = _rotate3(x, torch.tensor(r, dtype=torch.float64))
+    if float(torch.rand((), generator=g)) < 0.5:
+        x = x + torch.randn(x.shape, generator=g, dtype=x.dtype) * 0.01
+    sigma = _u(g, 0.1, 2.0)
+    if float(torch.rand((), generator=g)) < 0.5:
+        k = torch.arange(-7, 8, dtype=x.dtype)
+        w = torch.exp(-(k**2) / (2 * sigma**2))
+        c_, t, v, m = x.shape
+        series = x.permute(0, 2, 3, 1).reshape(c_ * v * m, 1, t)
+        x = F.conv1d(series, w.view(1, 1, -1), padding=7).view(c_, v, m, t).permute(0, 3, 1, 2)
+    if float(torch.rand((), generator=g)) < 0.5:
+        x = x.clone()
+        x[int(torch.randint(0, 3, (), generator=g))] = 0
+    x = x.clone()
+    j = int(torch.randint(0, x.shape[2], (), generator=g))
+    for t in range(x.shape[1]):
+        for m in range(x.shape[3]):
+            if x[:, t, :, m].sum() == 0:
+                continue
+            for c in range(3):
+                lo, hi = x[c, t, :, m].min(), x[c, t, :, m].max()
+                x[c, t, j, m] = lo + float(torch.rand((), generator=g)) * (hi - lo)
+    return x
+
+
+def eager_normal(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    return eager_shear(eager_crop(x, g), g)
+
+
+def eager_views(kinds: Sequence[str], x: torch.Tensor, g: torch.Generator, device: torch.device) -> list[torch.Tensor]:
+    """The feeder's views of CPU samples, one by one, stacked and moved to ``device``."""
+    return [torch.stack([(eager_strong if k == "strong" else eager_normal)(s, g) for s in x]).to(device) for k in kinds]
+
+
+# =============================================================================================
+# Per-sample NumPy augmentations from SPEC §8, with explicit parameters or np.random draws
+# =============================================================================================
+def np_crop(x: np.ndarray, start: int, ratio: int = 6) -> np.ndarray:
+    t = x.shape[1]
+    pad = t // ratio
+    x = np.concatenate([x[:, :pad][:, ::-1], x, x[:, t - pad :][:, ::-1]], axis=1)
+    return x[:, start : start + t]
+
+
+def np_linear(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``p' = R p`` on xyz, as the original: ``np.dot(x.transpose([1, 2, 3, 0]), R.T)``."""
+    return np.dot(x.transpose([1, 2, 3, 0]), r.transpose()).transpose(3, 0, 1, 2)
+
+
+def np_shear_matrix(s1: Sequence[float], s2: Sequence[float]) -> np.ndarray:
+    return np.array([[1, s1[0], s2[0]], [s1[1], 1, s2[1]], [s1[2], s2[2], 1]])
+
+
+def np_rotation(degrees: Sequence[float]) -> list[np.ndarray]:
+    out = []
+    for axis, d in enumerate(degrees):
+        a = math.radians(d)
+        c, s = math.cos(a), math.sin(a)
+        out.append(np.array([[[1, 0, 0], [0, c, s], [0, -s, c]], [[c, 0, -s], [0, 1, 0], [s, 0, c]],
+                             [[c, s, 0], [-s, c, 0], [0, 0, 1]]][axis]))  # fmt: skip
+    return out
+
+
+def np_blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    w = np.exp(-(np.arange(-7, 8) ** 2) / (2 * sigma**2))
+    t = x.shape[1]
+    padded = np.pad(x, ((0, 0), (7, 7), (0, 0), (0, 0)))
+    return sum(w[k] * padded[:, k : k + t] for k in range(15))
+
+
+def np_joint_noise(x: np.ndarray, joint: int, uniform: Callable[[float, float, int, int, int], float]) -> np.ndarray:
+    """``noise_joint_fix``: per frame and person, skip empty ones, redraw joint ``joint``."""
+    x = x.copy()
+    for t in range(x.shape[1]):
+        for m in range(x.shape[3]):
+            if x[:, t, :, m].sum() == 0:
+                continue
+            for c in range(3):
+                x[c, t, joint, m] = uniform(x[c, t, :, m].min(), x[c, t, :, m].max(), t, m, c)
+    return x
+
+
+def np_strong_pinned(x: np.ndarray, p: dict[str, np.ndarray], i: int) -> np.ndarray:
+    """Sample ``i``'s strong view with the parameters our batched pipeline drew (``p``)."""
+    x = np_linear(np_crop(x, int(p["start"][i])), p["shear"][i])
+    if p["flip"][i]:
+        x = x[:, :, list(NTU_FLIP_INDEX)]
+    x = np_linear(x, p["rotate"][i])
+    if p["apply_noise"][i]:
+        x = x + p["noise"][i]
+    if p["blur"][i]:
+        x = np_blur(x, float(p["sigma"][i]))
+    if p["mask"][i]:
+        x = x.copy()
+        x[int(p["axis"][i])] = 0
+    u = p["u"][i]  # (T, M, C)
+    return np_joint_noise(x, int(p["joint"][i]), lambda lo, hi, t, m, c: lo + u[t, m, c] * (hi - lo))
+
+
+def np_strong_random(x: np.ndarray) -> np.ndarray:
+    """The original strong view with its own ``random``/``np.random`` draws (SPEC §8 order)."""
+    rs = np.random
+    t = x.shape[1]
+    x = np_crop(x, rs.randint(0, 2 * (t // 6) + 1))
+    x = np_linear(x, np_shear_matrix(rs.uniform(-0.5, 0.5, 3), rs.uniform(-0.5, 0.5, 3)))
+    if rs.random_sample() < 0.5:
+        x = x[:, :, list(NTU_FLIP_INDEX)]
+    main = rs.randint(0, 3)
+    for r in np_rotation([rs.uniform(0, 30) if a == main else rs.uniform(0, 1) for a in range(3)]):
+        x = np_linear(x, r)
+    if rs.random_sample() < 0.5:
+        x = x + rs.normal(0, 0.01, x.shape)
+    sigma = rs.uniform(0.1, 2)
+    if rs.random_sample() < 0.5:
+        x = np_blur(x, sigma)
+    if rs.random_sample() < 0.5:
+        x = x.copy()
+        x[rs.randint(0, 3)] = 0
+    return np_joint_noise(x, rs.choice(x.shape[2]), lambda lo, hi, t, m, c: rs.uniform(lo, hi))
+
+
+def np_normal_random(x: np.ndarray) -> np.ndarray:
+    rs = np.random
+    x = np_crop(x, rs.randint(0, 2 * (x.shape[1] // 6) + 1))
+    return np_linear(x, np_shear_matrix(rs.uniform(-0.5, 0.5, 3), rs.uniform(-0.5, 0.5, 3)))
+
+
+def ours_strong_pinned(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    """Our strong view, returning the parameters it drew (per sample) for the NumPy check."""
+    params: dict[str, np.ndarray] = {}
+    steps = [("crop", TemporalCrop()), ("shear", Shear()), ("flip", SpatialFlip()), ("rotate", Rotate()),
+             ("noise", GaussianNoise()), ("blur", GaussianBlur()), ("mask", AxisMask()), ("joint", JointNoise())]  # fmt: skip
+    for name, aug in steps:
+        drawn = aug.sample(x, g)
+        x = aug.apply(x, **drawn)
+        for key, value in drawn.items():
+            params[{"matrix": name}.get(key, key)] = value.numpy()
+    return x, params
+
+
+# =============================================================================================
+def _sync(device: torch.device) -> Callable[[], None]:
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def _batch(n: int, m: int, device: torch.device, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, 50, 25, m, generator=g).cumsum(2) * 0.05  # random-walk skeletons
+    if m == 2:
+        x[n // 2 :, ..., 1] = 0  # half of the samples have one person
+    return x.to(device)
+
+
+def _set_blocks_dtype(method: nn.Module, dtype: torch.dtype | None) -> None:
+    for module in method.modules():
+        if isinstance(module, SkeletonEncoder):
+            module.compute_dtype = dtype
+
+
+def check_step_equivalence(
+    ours: ContrastiveMethod, eager: nn.Module, views: list[torch.Tensor]
+) -> tuple[float, float, float]:
+    """Eval mode (dropout off), same views: the two losses, and the largest difference between
+    the normalised query projections of the first normal view (every query encoder)."""
+    ours.eval()
+    eager.eval()
+    im_q = views[ours.views.index("normal")]
+    with torch.no_grad():
+        proj_diff = float((ours.encoder_q(im_q) - F.normalize(eager.encoder_q(im_q), dim=1)).abs().max())
+        if hasattr(ours, "encoder_q_second"):
+            im_s = ours.second_input(im_q)
+            diff_s = ours.encoder_q_second(im_s) - F.normalize(eager.encoder_q_scale(im_s), dim=1)
+            proj_diff = max(proj_diff, float(diff_s.abs().max()))
+    loss_ours = float(ours(views).loss.detach())
+    loss_eager = float(eager(*views).detach())
+    return loss_ours, loss_eager, proj_diff
+
+
+def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, object]:
+    method, n, m = CASES[case]
+    ours = build_ours(method).to(device)
+    eager = eager_from_ours(ours).to(device)
+    x = _batch(n, m, device, seed=n + m)
+    g_views = torch.Generator(device=device).manual_seed(0)
+    views = [(strong_view() if k == "strong" else normal_view())(x, g_views) for k in ours.views]
+    if device.type == "cuda":  # exact float32 for the check: no TF32
+        tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    # each check on a copy: a forward moves the key encoder and the queue
+    loss_ours, loss_eager, proj_diff = check_step_equivalence(copy.deepcopy(ours), copy.deepcopy(eager), views)
+    ours_bf16 = copy.deepcopy(ours)
+    _set_blocks_dtype(ours_bf16, torch.bfloat16)
+    loss_bf16, _, proj_diff_bf16 = check_step_equivalence(ours_bf16, copy.deepcopy(eager), views)
+    del ours_bf16
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+    if abs(loss_ours - loss_eager) > 1e-4 * max(1.0, abs(loss_eager)) or proj_diff > 1e-4:
+        raise SystemExit(f"{case}: ours differs from the eager baseline: loss {loss_ours} vs {loss_eager}, "
+                         f"projections by {proj_diff:.1e}")  # fmt: skip
+    ours.train()
+    eager.train()
+
+    opt_ours = torch.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=0.1, momentum=0.9, weight_decay=1e-4)
+    opt_eager = torch.optim.SGD([p for p in eager.parameters() if p.requires_grad], lr=0.1, momentum=0.9, weight_decay=1e-4)
+    augs = {"strong": strong_view(), "normal": normal_view()}
+    g_ours = torch.Generator(device=device).manual_seed(1)
+    # the original's feeder draws views on the CPU, sample by sample
+    x_cpu, g_eager = x.cpu(), torch.Generator().manual_seed(2)
+
+    def step_eager() -> None:
+        loss = eager(*eager_views(ours.views, x_cpu, g_eager, device))
+        opt_eager.zero_grad()
+        loss.backward()
+        opt_eager.step()
+
+    def step_ours(dtype: torch.dtype | None) -> Callable[[], None]:
+        def run() -> None:
+            _set_blocks_dtype(ours, dtype)
+            out = ours([augs[k](x, g_ours) for k in ours.views])
+            opt_ours.zero_grad()
+            out.loss.backward()
+            opt_ours.step()
+
+        return run
+
+    fns = {"eager": step_eager, "fp32": step_ours(None), "bf16": step_ours(torch.bfloat16)}
+    times = alternate(fns, repeats, _sync(device))
+    _set_blocks_dtype(ours, None)
+    t = {k: median(v) for k, v in times.items()}
+    row = {"case": case, "device": device.type, "n": n, "m": m, "loss": loss_eager,
+           "diff": abs(loss_ours - loss_eager), "bf16_diff": abs(loss_bf16 - loss_eager),
+           "proj_diff": proj_diff, "proj_diff_bf16": proj_diff_bf16,
+           **{f"{k}_sps": n / v for k, v in t.items()}}  # fmt: skip
+    print(f"{case} [{device.type}] N={n} M={m}: eager {n / t['eager']:.1f} samples/s, "
+          f"ours fp32 {n / t['fp32']:.1f} ({t['eager'] / t['fp32']:.2f}x), "
+          f"ours bf16 blocks {n / t['bf16']:.1f} ({t['eager'] / t['bf16']:.2f}x); "
+          f"eval-mode loss {loss_eager:.6f}, |ours - eager| {row['diff']:.1e} (projections {proj_diff:.1e}), "
+          f"|bf16 - eager| {row['bf16_diff']:.1e} (projections {proj_diff_bf16:.1e})", flush=True)  # fmt: skip
+    return row
+
+
+def bench_augment(repeats: int, n: int = 64) -> dict[str, float]:
+    x = _batch(n, 2, torch.device("cpu"), seed=3)
+    # 1. outputs on pinned parameters: our draws fed to the NumPy implementation, float64
+    x64 = x.double()
+    g = torch.Generator().manual_seed(5)
+    strong, params = ours_strong_pinned(x64, g)
+    expected = np.stack([np_strong_pinned(s, params, i) for i, s in enumerate(x64.numpy())])
+    strong_diff = float(np.abs(strong.numpy() - expected).max())
+    normal = normal_view()
+    crop, shear = normal.augmentations
+    drawn_c, drawn_s = crop.sample(x64, g), None
+    cropped = crop.apply(x64, **drawn_c)
+    drawn_s = shear.sample(cropped, g)
+    ours_normal = shear.apply(cropped, **drawn_s)
+    expected_normal = np.stack([np_linear(np_crop(s, int(drawn_c["start"][i])), drawn_s["matrix"][i].numpy())
+                                for i, s in enumerate(x64.numpy())])  # fmt: skip
+    normal_diff = float(np.abs(ours_normal.numpy() - expected_normal).max())
+    if max(strong_diff, normal_diff) > 1e-9:
+        raise SystemExit(f"augmentations differ from the NumPy reference: strong {strong_diff}, normal {normal_diff}")
+
+    # 2. timing: one strong and two normal views of the batch (the MsMCLR feeder's triple)
+    xs = x.numpy()
+    np.random.seed(0)
+    g = torch.Generator().manual_seed(6)
+    sv, nv = strong_view(), normal_view()
+
+    def run_numpy() -> None:
+        for s in xs:
+            np_strong_random(s.astype(np.float64))
+            np_normal_random(s.astype(np.float64))
+            np_normal_random(s.astype(np.float64))
+
+    def run_ours() -> None:
+        sv(x, g)
+        nv(x, g)
+        nv(x, g)
+
+    times = alternate({"numpy": run_numpy, "ours": run_ours}, repeats)
+    t_np, t_ours = median(times["numpy"]), median(times["ours"])
+    print(f"augment N={n}: per-sample NumPy {n / t_np:.0f} samples/s, batched torch {n / t_ours:.0f} samples/s, "
+          f"ratio {t_np / t_ours:.1f}x; max |diff| on pinned parameters: strong {strong_diff:.1e}, "
+          f"normal {normal_diff:.1e}", flush=True)  # fmt: skip
+    return {"numpy_sps": n / t_np, "ours_sps": n / t_ours, "ratio": t_np / t_ours,
+            "strong_diff": strong_diff, "normal_diff": normal_diff}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
+    parser.add_argument("--no-augment", action="store_true", help="skip the augmentation benchmark")
+    parser.add_argument("--no-cuda", action="store_true", help="CPU only even when CUDA is available")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="do not call skeletonzoo._malloc.retain_freed_memory()")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=min(torch.get_num_threads(), 16),
+                        help="torch CPU threads (default: all cores, at most 16)")  # fmt: skip
+    parser.add_argument("--write", action="store_true", help="record results in docs/benchmarks.md")
+    args = parser.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
+    allocator = "glibc default"
+    if not args.default_allocator:
+        from skeletonzoo._malloc import retain_freed_memory
+
+        allocator = "retain_freed_memory()" if retain_freed_memory() else "glibc default (not glibc)"
+    torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available() and not args.no_cuda:
+        devices.append(torch.device("cuda"))
+
+    rows = [bench_step(case, device, args.repeats) for device in devices for case in cases]
+    aug = None if args.no_augment else bench_augment(args.repeats)
+
+    command = f"`python {' '.join(sys.argv)}`"
+    lines = [
+        "## Pretraining step (`benchmarks/bench_pretrain.py`)",
+        "",
+        f"Machine: {machine()}. Allocator: {allocator}.",
+        f"Command: {command}; median of the repeats, eager and ours alternating in one process.",
+        "One step = augmentation of the views + forward + backward + SGD step + momentum update + "
+        f"enqueue, queue K={QUEUE_SIZE}, non-mining phase. Eager: written like the original code "
+        "(nn.Sequential tcn with nn.Dropout, einsum graph conv, per-parameter momentum loop, views "
+        "sample by sample). fp32: ours in float32. bf16 blocks: ours with the ST-GCN blocks in "
+        "bfloat16 autocast (recipe `amp: bf16`). Checked first, in eval mode (dropout off) on the same "
+        "views: loss and normalised query projections (every query encoder) against eager.",
+        "",
+        "| case | device | N, M | eager samples/s | ours fp32 samples/s | ratio | ours bf16 blocks samples/s "
+        "| ratio | loss diff fp32 / bf16 | projection diff fp32 / bf16 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['device']} | {r['n']}, {r['m']} | {r['eager_sps']:.1f} | {r['fp32_sps']:.1f} "
+            f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {r['bf16_sps']:.1f} | {r['bf16_sps'] / r['eager_sps']:.2f}x "
+            f"| {r['diff']:.1e} / {r['bf16_diff']:.1e} | {r['proj_diff']:.1e} / {r['proj_diff_bf16']:.1e} |"
+        )
+    if aug is not None:
+        lines += [
+            "",
+            "Augmentations: one strong and two normal views of a (64, 3, 50, 25, 2) batch. Per-sample "
+            "NumPy (float64, SPEC §8, the original's draws) against the batched torch pipeline (float32, "
+            "same semantics, checked to float64 rounding on pinned parameters first).",
+            "",
+            "| per-sample NumPy samples/s | batched torch samples/s | ratio | max abs diff (strong / normal) |",
+            "|---|---|---|---|",
+            f"| {aug['numpy_sps']:.0f} | {aug['ours_sps']:.0f} | {aug['ratio']:.1f}x "
+            f"| {aug['strong_diff']:.1e} / {aug['normal_diff']:.1e} |",
+        ]
+    text = "\n".join(lines)
+    if args.write:
+        write_section("pretrain", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
