@@ -31,6 +31,7 @@ import argparse
 import copy
 import math
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -590,16 +591,27 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
     # the original's feeder draws views on the CPU, sample by sample
     x_cpu, g_eager = x.cpu(), torch.Generator().manual_seed(2)
 
+    view_times: dict[str, list[float]] = {"eager": [], "fp32": [], "bf16": []}
+
+    def timed_views(name: str, make: Callable[[], list[torch.Tensor]]) -> list[torch.Tensor]:
+        start = time.perf_counter()
+        views = make()
+        _sync(device)()
+        view_times[name].append(time.perf_counter() - start)
+        return views
+
     def step_eager() -> None:
-        loss = eager(*eager_views(ours.views, x_cpu, g_eager, device))
+        loss = eager(*timed_views("eager", lambda: eager_views(ours.views, x_cpu, g_eager, device)))
         opt_eager.zero_grad()
         loss.backward()
         opt_eager.step()
 
     def step_ours(dtype: torch.dtype | None) -> Callable[[], None]:
+        name = "fp32" if dtype is None else "bf16"
+
         def run() -> None:
             _set_blocks_dtype(ours, dtype)
-            out = ours([augs[k](x, g_ours) for k in ours.views])
+            out = ours(timed_views(name, lambda: [augs[k](x, g_ours) for k in ours.views]))
             opt_ours.zero_grad()
             out.loss.backward()
             opt_ours.step()
@@ -613,12 +625,15 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
     row = {"case": case, "device": device.type, "n": n, "m": m, "loss": loss_eager,
            "diff": abs(loss_ours - loss_eager), "bf16_diff": abs(loss_bf16 - loss_eager),
            "proj_diff": proj_diff, "proj_diff_bf16": proj_diff_bf16,
-           **{f"{k}_sps": n / v for k, v in t.items()}}  # fmt: skip
+           **{f"{k}_sps": n / v for k, v in t.items()},
+           **{f"{k}_views_s": median(v) for k, v in view_times.items()}}  # fmt: skip
     print(f"{case} [{device.type}] N={n} M={m}: eager {n / t['eager']:.1f} samples/s, "
           f"ours fp32 {n / t['fp32']:.1f} ({t['eager'] / t['fp32']:.2f}x), "
           f"ours bf16 blocks {n / t['bf16']:.1f} ({t['eager'] / t['bf16']:.2f}x); "
           f"eval-mode loss {loss_eager:.6f}, |ours - eager| {row['diff']:.1e} (projections {proj_diff:.1e}), "
-          f"|bf16 - eager| {row['bf16_diff']:.1e} (projections {proj_diff_bf16:.1e})", flush=True)  # fmt: skip
+          f"|bf16 - eager| {row['bf16_diff']:.1e} (projections {proj_diff_bf16:.1e}); "
+          f"step s eager {t['eager']:.2f}, fp32 {t['fp32']:.2f}, bf16 {t['bf16']:.2f}, of which views "
+          f"{row['eager_views_s']:.2f} / {row['fp32_views_s']:.3f} / {row['bf16_views_s']:.3f}", flush=True)  # fmt: skip
     return row
 
 
@@ -711,13 +726,14 @@ def main() -> None:
         "views: loss and normalised query projections (every query encoder) against eager.",
         "",
         "| case | device | N, M | eager samples/s | ours fp32 samples/s | ratio | ours bf16 blocks samples/s "
-        "| ratio | loss diff fp32 / bf16 | projection diff fp32 / bf16 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ratio | views s/step eager / ours | loss diff fp32 / bf16 | projection diff fp32 / bf16 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['device']} | {r['n']}, {r['m']} | {r['eager_sps']:.1f} | {r['fp32_sps']:.1f} "
             f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {r['bf16_sps']:.1f} | {r['bf16_sps'] / r['eager_sps']:.2f}x "
+            f"| {r['eager_views_s']:.2f} / {r['fp32_views_s']:.3f} "
             f"| {r['diff']:.1e} / {r['bf16_diff']:.1e} | {r['proj_diff']:.1e} / {r['proj_diff_bf16']:.1e} |"
         )
     if aug is not None:

@@ -85,7 +85,7 @@ class AimCLR(ContrastiveMethod):
         m = im_e.shape[-1]
         plain = enc.backbone.pool(maps, m)
         dropped = enc.backbone.pool(self.drop(maps, self.generator), m)
-        return [normalized_projection(enc.head(p)) for p in (plain, dropped)]
+        return [normalized_projection(enc.head, p) for p in (plain, dropped)]
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
         """``views = (im_q_extreme, im_q, im_k)``."""
@@ -139,4 +139,4 @@ class MsMCLR(AimCLR):
         enc = self.encoder_q
         assert enc.attention is not None
         branch = MultiScaleMotionBranch(enc.attention)
-        return [normalized_projection(enc.head(p)) for p in branch.pooled(enc.backbone, im_e)]
+        return [normalized_projection(enc.head, p) for p in branch.pooled(enc.backbone, im_e)]

@@ -73,14 +73,17 @@ class MethodOutput:
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def normalized_projection(z: torch.Tensor) -> torch.Tensor:
-    """L2-normalise a head output ``(N, D)`` along ``D``, in float32 when autocast made it bf16.
+def normalized_projection(head: nn.Module, pooled: torch.Tensor) -> torch.Tensor:
+    """``normalize(head(pooled))``: ``(N, C)`` pooled features -> ``(N, D)`` unit projections.
 
-    The normalised projections feed the logits and the queue, which stay full precision.
+    Always in full precision: under ``torch.autocast`` the head would run in bf16, and its
+    output feeds the logits and the queue, which stay float32; the head is a few small
+    matrices, so float32 costs nothing measurable.
     """
-    if z.dtype in (torch.float16, torch.bfloat16):
-        z = z.float()
-    return F.normalize(z, dim=1)
+    if pooled.dtype in (torch.float16, torch.bfloat16):
+        pooled = pooled.float()
+    with torch.autocast(pooled.device.type, enabled=False):
+        return F.normalize(head(pooled), dim=1)
 
 
 class EncoderWithHead(nn.Module):
@@ -101,7 +104,7 @@ class EncoderWithHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, T, V, M)`` -> L2-normalised projection ``(N, feature_dim)``, float32 or wider."""
-        return normalized_projection(self.head(self.backbone.pool(self.backbone.forward_maps(x), x.shape[-1])))
+        return normalized_projection(self.head, self.backbone.pool(self.backbone.forward_maps(x), x.shape[-1]))
 
 
 class ContrastiveMethod(nn.Module):
