@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +63,7 @@ from skeletonzoo.pretrain.methods import METHODS, ContrastiveMethod, MethodConfi
 from skeletonzoo.skeleton.groupings import CROSSCALE_PARTS_10, MSMCLR_BODIES_5, MSMCLR_PARTS_10  # noqa: E402
 
 QUEUE_SIZE = 32768  # the papers' K
+LOAD_AT_START = os.getloadavg()[0]  # other processes on a shared machine
 CASES = {
     # name: (method, batch, persons)
     "msmclr-ntu": ("msmclr", 64, 2),
@@ -313,7 +315,8 @@ def eager_from_ours(ours: ContrastiveMethod) -> nn.Module:
         eager = EagerCrosScale(ours.encoder_q.backbone.A, ours.encoder_k.backbone.A,
                                ours.encoder_q_second.backbone.A, ours.encoder_k_second.backbone.A, dropout)  # fmt: skip
         pairs = [(eager.encoder_q, ours.encoder_q), (eager.encoder_k, ours.encoder_k),
-                 (eager.encoder_q_scale, ours.encoder_q_second), (eager.encoder_k_scale, ours.encoder_k_second)]  # fmt: skip
+                 (eager.encoder_q_scale, ours.encoder_q_second),
+                 (eager.encoder_k_scale, ours.encoder_k_second)]  # fmt: skip
         queues = [("queue", "queue_ptr", ours.queue), ("queue_scale", "queue_ptr_scale", ours.queue_second)]
     with torch.no_grad():
         for e, o in pairs:
@@ -513,7 +516,8 @@ def ours_strong_pinned(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tenso
     """Our strong view, returning the parameters it drew (per sample) for the NumPy check."""
     params: dict[str, np.ndarray] = {}
     steps = [("crop", TemporalCrop()), ("shear", Shear()), ("flip", SpatialFlip()), ("rotate", Rotate()),
-             ("noise", GaussianNoise()), ("blur", GaussianBlur()), ("mask", AxisMask()), ("joint", JointNoise())]  # fmt: skip
+             ("noise", GaussianNoise()), ("blur", GaussianBlur()), ("mask", AxisMask()),
+             ("joint", JointNoise())]  # fmt: skip
     for name, aug in steps:
         drawn = aug.sample(x, g)
         x = aug.apply(x, **drawn)
@@ -584,8 +588,11 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
     ours.train()
     eager.train()
 
-    opt_ours = torch.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=0.1, momentum=0.9, weight_decay=1e-4)
-    opt_eager = torch.optim.SGD([p for p in eager.parameters() if p.requires_grad], lr=0.1, momentum=0.9, weight_decay=1e-4)
+    def sgd(model: nn.Module) -> torch.optim.SGD:  # the papers' optimiser
+        return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
+                               weight_decay=1e-4)  # fmt: skip
+
+    opt_ours, opt_eager = sgd(ours), sgd(eager)
     augs = {"strong": strong_view(), "normal": normal_view()}
     g_ours = torch.Generator(device=device).manual_seed(1)
     # the original's feeder draws views on the CPU, sample by sample
@@ -633,7 +640,8 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
           f"eval-mode loss {loss_eager:.6f}, |ours - eager| {row['diff']:.1e} (projections {proj_diff:.1e}), "
           f"|bf16 - eager| {row['bf16_diff']:.1e} (projections {proj_diff_bf16:.1e}); "
           f"step s eager {t['eager']:.2f}, fp32 {t['fp32']:.2f}, bf16 {t['bf16']:.2f}, of which views "
-          f"{row['eager_views_s']:.2f} / {row['fp32_views_s']:.3f} / {row['bf16_views_s']:.3f}", flush=True)  # fmt: skip
+          f"{row['eager_views_s']:.2f} / {row['fp32_views_s']:.3f} / {row['bf16_views_s']:.3f}",
+          flush=True)  # fmt: skip
     return row
 
 
@@ -716,7 +724,8 @@ def main() -> None:
     lines = [
         "## Pretraining step (`benchmarks/bench_pretrain.py`)",
         "",
-        f"Machine: {machine()}. Allocator: {allocator}.",
+        f"Machine: {machine()}; 1-minute load average {LOAD_AT_START:.1f} when the run started. "
+        f"Allocator: {allocator}.",
         f"Command: {command}; median of the repeats, eager and ours alternating in one process.",
         "One step = augmentation of the views + forward + backward + SGD step + momentum update + "
         f"enqueue, queue K={QUEUE_SIZE}, non-mining phase. Eager: written like the original code "

@@ -12,6 +12,7 @@ on a shared machine disturb much less than wall time; ``--wall`` times wall-cloc
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from skeletonzoo.pretrain.augment import GaussianBlur, JointNoise, SpatialFlip, 
 from skeletonzoo.skeleton.groupings import MSMCLR_PARTS_10  # noqa: E402
 
 CL = torch.channels_last
+LOAD_AT_START = os.getloadavg()[0]  # other processes on a shared machine
 
 
 def _fwd_bwd(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> Callable[[], torch.Tensor]:
@@ -45,7 +47,9 @@ def _fwd_bwd(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> Callable
     return run
 
 
-def time_pair(before: Callable[[], object], after: Callable[[], object], repeats: int, wall: bool) -> tuple[float, float]:
+def time_pair(
+    before: Callable[[], object], after: Callable[[], object], repeats: int, wall: bool
+) -> tuple[float, float]:
     clock = time.perf_counter if wall else time.thread_time
     before()
     after()
@@ -97,9 +101,12 @@ def cases() -> list[tuple[str, str, Callable[[], object], Callable[[], object], 
             return gcn(x, a)
 
         x_cl = x.contiguous(memory_format=CL)
+
+        def gcn_check(f=einsum_gcn, o=ours_gcn, x=x, x_cl=x_cl, a=a) -> float:  # type: ignore[no-untyped-def]
+            return float((f(x, a) - o(x_cl, a)).abs().max())
+
         rows.append((f"graph conv {c_in}->{c_out}, T={t} (grad for A too)", f"(128, {c_in}, {t}, 25)",
-                     _fwd_bwd(einsum_gcn, x, a), _fwd_bwd(ours_gcn, x_cl, a),
-                     lambda f=einsum_gcn, o=ours_gcn, x=x, x_cl=x_cl, a=a: float((f(x, a) - o(x_cl, a)).abs().max())))  # fmt: skip
+                     _fwd_bwd(einsum_gcn, x, a), _fwd_bwd(ours_gcn, x_cl, a), gcn_check))  # fmt: skip
 
     # 3. data BatchNorm with the original's permutes (train mode)
     enc = SkeletonEncoder().train()
@@ -134,10 +141,14 @@ def cases() -> list[tuple[str, str, Callable[[], object], Callable[[], object], 
 
     # 5. MsMCLR's 10-part feature grouping: one gather per group against one batched product
     maps = torch.randn(128, 256, 13, 25, generator=g).contiguous(memory_format=CL)
-    rows.append(("feature grouping 25 -> 10 parts", "(128, 256, 13, 25)",
-                 _fwd_bwd(lambda x: MSMCLR_PARTS_10.apply(x, dim=-1), maps),
-                 _fwd_bwd(lambda x: group_features(x, MSMCLR_PARTS_10), maps),
-                 lambda: float((MSMCLR_PARTS_10.apply(maps, dim=-1) - group_features(maps, MSMCLR_PARTS_10)).abs().max())))  # fmt: skip
+    def gathered(x: torch.Tensor) -> torch.Tensor:
+        return MSMCLR_PARTS_10.apply(x, dim=-1)
+
+    def batched(x: torch.Tensor) -> torch.Tensor:
+        return group_features(x, MSMCLR_PARTS_10)
+
+    rows.append(("feature grouping 25 -> 10 parts", "(128, 256, 13, 25)", _fwd_bwd(gathered, maps),
+                 _fwd_bwd(batched, maps), lambda: float((gathered(maps) - batched(maps)).abs().max())))  # fmt: skip
 
     # 6. augmentations: the previous batched implementations against the current ones
     x = torch.randn(64, 3, 50, 25, 2, generator=g)
@@ -167,8 +178,9 @@ def cases() -> list[tuple[str, str, Callable[[], object], Callable[[], object], 
         replace = F.one_hot(pj["joint"], v).to(torch.bool).view(n, 1, 1, v, 1) & present.view(n, 1, t, 1, mm)
         return torch.where(replace, value.unsqueeze(3), x)
 
-    for name, before, aug, params in (("temporal crop", crop_before, crop, pc), ("Gaussian blur", blur_before, blur, pb),
-                                      ("spatial flip", flip_before, flip, pf), ("joint noise", joint_before, joint, pj)):  # fmt: skip
+    previous = [("temporal crop", crop_before, crop, pc), ("Gaussian blur", blur_before, blur, pb),
+                ("spatial flip", flip_before, flip, pf), ("joint noise", joint_before, joint, pj)]  # fmt: skip
+    for name, before, aug, params in previous:
         after = lambda aug=aug, params=params: aug.apply(x, **params)  # noqa: E731
         rows.append((f"augmentation: {name}", "(64, 3, 50, 25, 2)", before, after,
                      lambda b=before, a=after: float((b() - a()).abs().max())))  # fmt: skip
@@ -222,7 +234,8 @@ def main() -> None:
     lines = [
         "## Training-path operations (`benchmarks/bench_training_ops.py`)",
         "",
-        f"Machine: {machine()}. Command: `python {' '.join(sys.argv)}`; {clock}, median of the "
+        f"Machine: {machine()}; 1-minute load average {LOAD_AT_START:.1f} when the run started. "
+        f"Command: `python {' '.join(sys.argv)}`; {clock}, median of the "
         "repeats, before and after alternating in one process, forward + backward unless noted. "
         "Before: the original computation (or this repository's previous implementation, for the "
         "augmentations); after: the current code. Check: largest difference of the outputs "
