@@ -187,6 +187,41 @@ def cases() -> list[tuple[str, str, Callable[[], object], Callable[[], object], 
     return rows
 
 
+def layout_step_row(repeats: int, wall: bool) -> tuple[float, float]:
+    """A whole MsMCLR float32 training step (batch 64, M=2) with the temporal convolutions run in
+    NCHW (copies in and out) against the channels_last step: the layout choice as a whole."""
+    from skeletonzoo.models import stgcn
+    from skeletonzoo.pretrain.augment import normal_view, strong_view
+    from skeletonzoo.pretrain.methods import METHODS, MethodConfig
+
+    g = torch.Generator().manual_seed(0)
+    method = METHODS["msmclr"](MethodConfig(queue_size=4096), g).train()
+    opt = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    x = torch.randn(64, 3, 50, 25, 2, generator=g)
+    x[32:, ..., 1] = 0
+    views = [(strong_view() if k == "strong" else normal_view())(x, g) for k in method.views]
+    channels_last = stgcn.TemporalConv.forward
+
+    def nchw_conv(self: stgcn.TemporalConv, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.conv(F.relu_(self.norm_in(x)).contiguous()).contiguous(memory_format=CL)
+        return stgcn.dropout_add(self.norm_out(h), residual, self.dropout.p, self.dropout.training)
+
+    def step(forward: Callable[..., torch.Tensor]) -> Callable[[], None]:
+        def run() -> None:
+            stgcn.TemporalConv.forward = forward  # type: ignore[method-assign]
+            out = method(views)
+            opt.zero_grad()
+            out.loss.backward()
+            opt.step()
+
+        return run
+
+    try:
+        return time_pair(step(nchw_conv), step(channels_last), repeats, wall)
+    finally:
+        stgcn.TemporalConv.forward = channels_last  # type: ignore[method-assign]
+
+
 def allocator_rows(repeats: int, wall: bool) -> tuple[float, float]:
     """A fresh 42 MB ReLU output, before and after ``retain_freed_memory()`` (cannot alternate:
     the setting is one-way for the process)."""
@@ -215,6 +250,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--wall", action="store_true", help="wall-clock instead of per-thread CPU time")
+    parser.add_argument("--no-step", action="store_true", help="skip the whole-step layout comparison (slow)")
     parser.add_argument("--write", action="store_true", help="record results in docs/benchmarks.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -230,6 +266,11 @@ def main() -> None:
         b, a = time_pair(before, after, args.repeats, args.wall)
         table.append((name, shape, b, a, diff))
         print(f"{name} {shape}: {1e3 * b:.1f} -> {1e3 * a:.1f} ms ({b / a:.2f}x), check {diff:.1e}", flush=True)
+    if not args.no_step:
+        step_nchw, step_cl = layout_step_row(max(3, args.repeats // 3), args.wall)
+        table.append(("whole MsMCLR float32 step (batch 64, M=2): temporal convs NCHW -> all channels_last",
+                      "(64, 3, 50, 25, 2)", step_nchw, step_cl, 0.0))  # fmt: skip
+        print(f"step: {step_nchw:.2f} -> {step_cl:.2f} s", flush=True)
     clock = "wall-clock" if args.wall else "per-thread CPU time"
     lines = [
         "## Training-path operations (`benchmarks/bench_training_ops.py`)",
@@ -247,6 +288,8 @@ def main() -> None:
         f"| {1e3 * alloc_before:.1f} | {1e3 * alloc_after:.1f} | {alloc_before / alloc_after:.1f}x | exact |",
     ]
     lines += [f"| {n} | {s} | {1e3 * b:.1f} | {1e3 * a:.1f} | {b / a:.2f}x | {d:.1e} |" for n, s, b, a, d in table]
+    if not args.no_step:
+        lines[-1] = lines[-1].rsplit("|", 2)[0] + "| same maths |"
     text = "\n".join(lines)
     if args.write:
         write_section("training-ops", text)
