@@ -262,7 +262,8 @@ def main() -> None:
           f"{1e3 * alloc_after:.1f} ms", flush=True)  # fmt: skip
     table = []
     for name, shape, before, after, check in cases():
-        diff = check()
+        with torch.no_grad():
+            diff = check()
         b, a = time_pair(before, after, args.repeats, args.wall)
         table.append((name, shape, b, a, diff))
         print(f"{name} {shape}: {1e3 * b:.1f} -> {1e3 * a:.1f} ms ({b / a:.2f}x), check {diff:.1e}", flush=True)

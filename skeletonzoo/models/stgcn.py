@@ -21,8 +21,8 @@ The training path computes the same maths as the original, more cheaply:
 
 * activations are kept in ``channels_last`` memory (logical ``(R, C, T, V)``, stored as
   ``(R, T, V, C)``): the graph convolution then needs no layout copies and BatchNorm runs
-  faster; the float32 temporal convolution alone is ~10% slower there, but a whole float32
-  MsMCLR step is ~12% faster than with that convolution in NCHW, and under bf16 autocast the
+  faster; the float32 temporal convolution alone is 10-20% slower there, but a whole float32
+  MsMCLR step is 10-12% faster than with that convolution in NCHW, and under bf16 autocast the
   convolution itself is faster too (benchmarks/bench_training_ops.py, docs/benchmarks.md);
   :meth:`SkeletonEncoder.forward_maps` returns a ``channels_last`` tensor;
 * dropout draws its keep mask from random bytes (:func:`keep_mask`, exactly the same

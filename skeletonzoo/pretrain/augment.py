@@ -251,8 +251,8 @@ class GaussianBlur(Augmentation):
     def apply(self, x: torch.Tensor, sigma: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         n, c, t, v, m = x.shape
         # The convolution along time as one banded (T, T) matrix per sample applied to the
-        # (T, V*M) block of each channel: no permutes, 5x faster than a depthwise conv1d with
-        # one group per (sample, channel, joint, person) series.
+        # (T, V*M) block of each channel: no permutes, 4-5x faster than a depthwise conv1d with
+        # one group per (sample, channel, joint, person) series (benchmarks/bench_training_ops.py).
         # A sample that is not blurred gets the identity matrix, which returns it exactly.
         eye = torch.eye(t, dtype=torch.float64, device=x.device)
         band = torch.where(blur.view(-1, 1, 1), self.band_matrices(sigma, t), eye).to(x.dtype)  # (N, T, T)

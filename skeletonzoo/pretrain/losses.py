@@ -4,8 +4,8 @@ Shapes: ``q, k (N, D)`` L2-normalised; ``queue (D, K)`` with unit-norm columns; 
 ``(N, 1 + K)`` with the positive in column 0.
 
 Everything here is computed in float32 (or float64) even inside ``torch.autocast``: autocast
-would run the queue product in bf16, whose 8-bit mantissa moves a logit ``q.k / 0.07`` by up
-to ~0.05 and can change which queue entry a top-k mining step picks.
+would run the queue product in bf16, whose 8-bit mantissa can move a logit ``q.k / 0.07``
+(up to 14.3) by 14.3 * 2^-8 = 0.056 and change which queue entry a top-k mining step picks.
 """
 
 from __future__ import annotations
