@@ -183,3 +183,23 @@ def test_export_only_records_the_epochs_actually_run(tmp_path, data):
     state = _state(out / "checkpoints/last.pt")
     for key, value in loaded.encoders["joint"].state_dict().items():
         assert torch.equal(value, state[f"encoder_q.backbone.{key}"]), key
+
+
+def test_provenance_records_the_code_at_start_and_every_resumed_segment(tmp_path, data, monkeypatch):
+    import skeletonzoo.pretrain.trainer as trainer_module
+
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=2, **{"optimizer.lr_steps": []}))
+    monkeypatch.setattr(trainer_module, "software", lambda: {"skeletonzoo": "0", "git_commit": "aaa", "torch": "t"})
+    first = Trainer(recipe, data, tmp_path / "run", progress=False)
+    monkeypatch.setattr(trainer_module, "software", lambda: {"skeletonzoo": "0", "git_commit": "bbb", "torch": "t"})
+    first._started = time.perf_counter()
+    first._run_epoch(1, 0)
+    first.position.epoch, first.position.step_in_epoch = 1, 0
+    first.save_checkpoint()
+    result = Trainer(recipe, data, tmp_path / "run", resume=True, progress=False).run()
+    prov = load_checkpoint(result.weights).metadata.provenance
+    assert prov["software"]["git_commit"] == "aaa"  # what the run started with, not the export's
+    assert [s["git_commit"] for s in prov["software_segments"]] == ["aaa", "bbb"]
+    entry = json.loads(result.manifest_entry.read_text())
+    assert entry["training"]["software"]["git_commit"] == "aaa" and "software_segments" not in entry["training"]
+    assert "Resumed under other code" in result.model_card.read_text()

@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
+        from .._malloc import retain_freed_memory
+
+        # a training process reuses each step's large activations (see skeletonzoo._malloc)
+        retain_freed_memory()
         words = argv if argv is not None else sys.argv[1:]
         command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in words)
         trainer = Trainer(

@@ -205,6 +205,8 @@ class Trainer:
             )
         self.position = _Position()
         self.elapsed_before = 0.0
+        # the code that runs this process; recorded now, not at export (the checkout may move on)
+        self.software_history: list[dict[str, str | None]] = [software()]
         self.checkpoint_path = self.out / "checkpoints" / "last.pt"
         self.metrics_path = self.out / "metrics.jsonl"
         self._stop_signal: int | None = None
@@ -303,6 +305,7 @@ class Trainer:
             "global_step": self.position.global_step,
             "elapsed_s": self.elapsed_before + (time.perf_counter() - self._started),
             "world_size": self.world_size,
+            "software": json.dumps(self.software_history),
             "model": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": states,
@@ -334,6 +337,9 @@ class Trainer:
         self._set_rng_state(state["rng"][self.rank])
         self.position = _Position(state["epoch"], state["step_in_epoch"], state["global_step"])
         self.elapsed_before = float(state["elapsed_s"])
+        if "software" in state:  # the code of every earlier segment, then this one's if it differs
+            earlier = json.loads(state["software"])
+            self.software_history = earlier + [s for s in self.software_history if s != earlier[-1]]
         if self.is_main:
             self._truncate_metrics(self.position.global_step)
 
@@ -517,7 +523,9 @@ class Trainer:
             },
             "wall_time_s": round(wall_time_s, 1),
             "hardware": hardware(self.device, self.world_size),
-            "software": software(),
+            # the code the run started with; a run resumed under other code lists every segment's
+            "software": self.software_history[0],
+            **({"software_segments": self.software_history} if len(self.software_history) > 1 else {}),
             "command": self.command,
         }
 
@@ -539,7 +547,9 @@ class Trainer:
             "sha256": _sha256(weights),
             "size": weights.stat().st_size,
             "licence": recipe.licence,
-            "training": {k: v for k, v in provenance.items() if k not in ("method", "recipe_config")},
+            # the manifest's TrainingProvenance: what the zoo records (the rest stays in the file)
+            "training": {k: v for k, v in provenance.items()
+                         if k not in ("method", "recipe_config", "software_segments")},  # fmt: skip
         }
         manifest_entry = self.out / f"{recipe.name}.manifest.json"
         manifest_entry.write_text(json.dumps(entry, indent=2) + "\n")
@@ -569,6 +579,10 @@ def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]
         f"- Data fingerprint (sha256 of the prepared split's checksums): `{data['fingerprint']}`",
         f"- Wall time: {provenance['wall_time_s']:.0f} s ({hours:.2f} h) on {provenance['hardware']}",
         f"- Software: {', '.join(f'{k} {v}' for k, v in provenance['software'].items() if v)}",
+        *(
+            [f"- Resumed under other code; segments: {provenance['software_segments']}"]
+            if "software_segments" in provenance else []
+        ),
         f"- Command: `{provenance['command']}`" if provenance.get("command") else "- Command: (library call)",
         "",
         "## Weights",
