@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .stgcn import SkeletonEncoder
+from .stgcn import SkeletonEncoder, STGCNBlock
 
 __all__ = ["FusedEncoder", "fused_forward_features"]
 
@@ -76,6 +76,7 @@ class _FusedBlock:
         if self.residual == "identity":
             y = y + x
         elif self.residual == "projection":
+            assert self.res_weight is not None  # from_encoder sets it for projection blocks
             y = y + F.conv2d(x, self.res_weight, self.res_bias, stride=(self.stride, 1))
         return F.relu_(y)
 
@@ -99,6 +100,7 @@ class FusedEncoder:
         input_shift = shift.view(v, c).t().reshape(1, c, 1, v, 1).contiguous()
         blocks = []
         for index, block in enumerate(encoder.blocks):
+            assert isinstance(block, STGCNBlock)  # nn.ModuleList yields plain Modules to the type checker
             adjacency = encoder.adjacency(index).detach().clone()
             k = adjacency.shape[0]
             conv = block.gcn.conv
@@ -116,6 +118,7 @@ class FusedEncoder:
                 gcn_weight = w.reshape(k * c_out, c_in, 1, 1)
             s2, h2 = _bn_affine(block.tcn.norm_out)
             tconv = block.tcn.conv
+            assert isinstance(tconv.padding, tuple)  # TemporalConv pads by sizes, never "same"/"valid"
             tcn_weight = tconv.weight * s2.view(-1, 1, 1, 1)
             tcn_bias = (tconv.bias if tconv.bias is not None else 0) * s2 + h2
             fused = _FusedBlock(

@@ -141,12 +141,12 @@ class MultiScaleMotionBranch(nn.Module):
         """Pooled ``(N, C)`` features of the three scales after motion attention."""
         maps = encoder.forward_maps(x)
         m = x.shape[-1]
-        return tuple(  # type: ignore[return-value]
-            SkeletonEncoder.pool(self.attention(s), m) for s in self.scale_maps(maps)
-        )
+        joint, part, body = (SkeletonEncoder.pool(self.attention(s), m) for s in self.scale_maps(maps))
+        return joint, part, body
 
     def forward(
         self, encoder: SkeletonEncoder, head: ProjectionHead, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(N, C, T, V, M)`` -> the three ``(N, out_features)`` projections (joint, part, body)."""
-        return tuple(head(p) for p in self.pooled(encoder, x))  # type: ignore[return-value]
+        joint, part, body = self.pooled(encoder, x)
+        return head(joint), head(part), head(body)

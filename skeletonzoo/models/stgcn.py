@@ -32,7 +32,7 @@ The training path computes the same maths as the original, more cheaply:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,9 @@ from torch import nn
 from ..skeleton.graph import build_adjacency
 from ..skeleton.layouts import Layout, get_layout
 from .config import EncoderConfig
+
+if TYPE_CHECKING:
+    from ._inference import FusedEncoder
 
 __all__ = [
     "GraphConv",
@@ -221,7 +224,7 @@ class STGCNBlock(nn.Module):
         self.gcn = GraphConv(in_channels, out_channels, num_partitions)
         self.tcn = TemporalConv(out_channels, temporal_kernel_size, stride, dropout)
         self.residual_kind = residual
-        self.residual: nn.Module | None = None
+        self.residual: ResidualProjection | None = None
         if residual == "projection":
             self.residual = ResidualProjection(in_channels, out_channels, stride)
         elif residual not in ("none", "identity"):
@@ -252,6 +255,8 @@ class SkeletonEncoder(nn.Module):
         A: Buffer ``(K, V, V)``, the realised adjacency partitions (saved with the weights,
             because edge-cut graphs are random).
     """
+
+    A: torch.Tensor  # registered as a buffer in __init__
 
     def __init__(self, config: EncoderConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -298,7 +303,7 @@ class SkeletonEncoder(nn.Module):
             self.edge_importance = nn.ParameterList(
                 [nn.Parameter(torch.ones_like(self.A)) for _ in self.blocks]
             )
-        self._fused: Any = None  # models._inference.FusedEncoder, built lazily
+        self._fused: FusedEncoder | None = None  # built lazily by models._inference
         #: Precision of the ten blocks in :meth:`forward_maps` (``torch.bfloat16``: mixed precision
         #: through ``torch.autocast``; ``None``: float32). The maps come back float32 either way,
         #: so heads, attention and losses built on them stay float32. Not part of the weights.
