@@ -39,6 +39,8 @@ class EnergyAttentionDrop(nn.Module):
         block: Temporal drop block length (frames).
     """
 
+    adjacency: torch.Tensor  # (V, V) buffer, registered in __init__
+
     def __init__(self, adjacency: torch.Tensor, keep_prob: float = 0.9, block: int = 7) -> None:
         super().__init__()
         self.register_buffer("adjacency", (adjacency > 0).float(), persistent=False)

@@ -25,6 +25,10 @@ class KeyQueue(nn.Module):
         generator: Draws the initial queue, column-normalised ``N(0, 1)`` as the original.
     """
 
+    # buffers, registered in __init__
+    queue: torch.Tensor  # (dim, size)
+    ptr: torch.Tensor  # (1,) int64, the next column to write
+
     def __init__(self, dim: int, size: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.register_buffer("queue", F.normalize(torch.randn(dim, size, generator=generator), dim=0))

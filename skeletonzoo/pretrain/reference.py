@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..convert import ReferenceCheckpoint, load_reference_checkpoint
-from .methods import METHODS, ContrastiveMethod, EncoderWithHead, MethodConfig
+from .methods import METHODS, AimCLR, ContrastiveMethod, EncoderWithHead, MethodConfig, MsMCLR
 
 __all__ = ["method_from_reference"]
 
@@ -65,10 +65,10 @@ def method_from_reference(
         q.ptr.copy_(ref.buffers[f"queue_ptr{suffix}"])
         setattr(model, name, q)
     model.generator = None
-    if method in ("aimclr",):
+    if isinstance(model, MsMCLR):
+        model.drop = None
+    elif isinstance(model, AimCLR):
         from .attention_drop import EnergyAttentionDrop
 
         model.drop = EnergyAttentionDrop(joint_q.A.sum(0), keep_prob=cfg.drop_keep_prob)
-    elif method == "msmclr":
-        model.drop = None
     return model.to(torch.float32)

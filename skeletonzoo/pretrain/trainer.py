@@ -247,8 +247,9 @@ class Trainer:
     # -- data -----------------------------------------------------------------------------
     def _batches(self, epoch: int) -> list[list[int]]:
         """Index batches of 1-based ``epoch`` for this process (deterministic in seed and epoch)."""
-        sampler = DistributedSampler(
-            range(len(self.data)), num_replicas=self.world_size, rank=self.rank, shuffle=True,
+        # the sampler reads only the dataset's length; it yields sample indices
+        sampler: DistributedSampler[int] = DistributedSampler(
+            self.data.dataset(), num_replicas=self.world_size, rank=self.rank, shuffle=True,
             seed=self.recipe.seed, drop_last=self.recipe.drop_last,
         )  # fmt: skip
         sampler.set_epoch(epoch)

@@ -62,7 +62,8 @@ class AimCLR(ContrastiveMethod):
         self.queue = self._make_queue(generator)
         self._init_weights(generator)
         adjacency = self.encoder_q.backbone.A.sum(0)
-        self.drop = EnergyAttentionDrop(adjacency, keep_prob=config.drop_keep_prob)
+        #: The attention drop of the extreme view; ``None`` in MsMCLR, which does not use it.
+        self.drop: EnergyAttentionDrop | None = EnergyAttentionDrop(adjacency, keep_prob=config.drop_keep_prob)
         #: Source of the attention drop's randomness; the trainer sets (and checkpoints) it.
         self.generator: torch.Generator | None = None
 
@@ -81,6 +82,7 @@ class AimCLR(ContrastiveMethod):
     def strong_projections(self, im_e: torch.Tensor) -> list[torch.Tensor]:
         """Normalised projections of the extreme view: ``[q_e, q_ed]``."""
         enc = self.encoder_q
+        assert self.drop is not None  # AimCLR always has one
         maps = enc.backbone.forward_maps(im_e)
         m = im_e.shape[-1]
         plain = enc.backbone.pool(maps, m)
@@ -127,7 +129,7 @@ class MsMCLR(AimCLR):
 
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__(config, generator)
-        self.drop = None  # type: ignore[assignment]
+        self.drop = None
 
     def _build_query(self) -> EncoderWithHead:
         enc = build_encoder_with_head(self.config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 ViewKind = Literal["normal", "strong"]
+_Module = TypeVar("_Module", bound=nn.Module)
 
 
 class MethodConfig(BaseModel):
@@ -113,19 +114,24 @@ class ContrastiveMethod(nn.Module):
     Subclasses declare ``name``, the augmented ``views`` they consume (in call order), and
     implement ``forward(views, mining) -> MethodOutput``. ``branches`` names the query/key
     pairs in the order the momentum update visits them.
+
+    Every method is built as ``cls(config, generator)`` (see ``METHODS``); ``generator`` draws
+    the initial weights and queues, and only subclasses use it.
     """
 
     name: ClassVar[str]
     views: ClassVar[tuple[ViewKind, ...]]
     #: What DDP needs to know: every method gathers keys from all ranks before enqueueing.
     ddp_semantics: ClassVar[str] = "keys all-gathered across ranks before entering the queue"
+    #: Source of per-step randomness, set by the subclasses that draw any (and by the trainer).
+    generator: torch.Generator | None
 
-    def __init__(self, config: MethodConfig) -> None:
+    def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.config = config
 
     # -- construction helpers ------------------------------------------------------------------
-    def _make_key(self, query: nn.Module, generator: torch.Generator | None) -> nn.Module:
+    def _make_key(self, query: _Module, generator: torch.Generator | None) -> _Module:
         key = copy.deepcopy(query)
         for p in key.parameters():
             p.requires_grad_(False)

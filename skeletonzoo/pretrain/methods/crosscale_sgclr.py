@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ...data.streams import motion
-from ...models import ScaleProjectionHead, SkeletonEncoder
+from ...models import ProjectionHead, ScaleProjectionHead, SkeletonEncoder
 from ...skeleton.groupings import CROSSCALE_PARTS_10
 from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce, mined_info_nce, queue_similarity, top_k_mask
@@ -66,6 +66,7 @@ class CrosScaleSGCLR(ContrastiveMethod):
         self.encoder_k_second = self._make_key(self.encoder_q_second, generator)
         if isinstance(self.encoder_k_second.head, ScaleProjectionHead):
             # PARITY: the key side shares its head the same way (k_scale.fc.2 is k.fc).
+            assert isinstance(self.encoder_k.head, ProjectionHead)  # a copy of build_encoder_with_head's
             self.encoder_k_second.head.shared = self.encoder_k.head
         self._cut_key_graphs(generator)
         self.queue = self._make_queue(generator)
@@ -83,7 +84,8 @@ class CrosScaleSGCLR(ContrastiveMethod):
         enc = self.config.encoder.model_copy(update={"layout": "coarse10"})
         backbone = SkeletonEncoder(enc)
         # PARITY: Linear -> ReLU -> the joint encoder's whole head (the same module object).
-        head = ScaleProjectionHead(self.encoder_q.head, enc.hidden_dim)  # type: ignore[arg-type]
+        assert isinstance(self.encoder_q.head, ProjectionHead)  # made by build_encoder_with_head
+        head = ScaleProjectionHead(self.encoder_q.head, enc.hidden_dim)
         return EncoderWithHead(backbone, head)
 
     def second_input(self, x: torch.Tensor) -> torch.Tensor:
