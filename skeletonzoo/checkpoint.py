@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,7 +38,7 @@ __all__ = [
     "read_metadata",
 ]
 
-FORMAT = "skeletonzoo.checkpoint/1"
+FORMAT: Final = "skeletonzoo.checkpoint/1"
 Stream = Literal["joint", "motion", "bone"]
 
 
@@ -227,9 +227,11 @@ def load_checkpoint(
     used: set[str] = set()
     problems: list[str] = []
     for name, spec in metadata.components.items():
-        modules: list[tuple[str, torch.nn.Module]] = [(f"{name}.", SkeletonEncoder(spec.config))]
-        if spec.head is not None:
-            modules.append((f"{name}.head.", _build_head(spec.head)))
+        encoder = SkeletonEncoder(spec.config)
+        head = _build_head(spec.head) if spec.head is not None else None
+        modules: list[tuple[str, torch.nn.Module]] = [(f"{name}.", encoder)]
+        if head is not None:
+            modules.append((f"{name}.head.", head))
         for prefix, module in modules:
             expected = module.state_dict()
             state = {}
@@ -247,9 +249,9 @@ def load_checkpoint(
             if not problems:
                 module.load_state_dict(state, strict=True)
                 module.to(device).eval()
-        encoders[name] = modules[0][1]  # type: ignore[assignment]
-        if spec.head is not None:
-            heads[name] = modules[1][1]
+        encoders[name] = encoder
+        if head is not None:
+            heads[name] = head
     problems += [f"unexpected {k}" for k in sorted(set(tensors) - used)] if not problems else []
     if problems:
         shown = "; ".join(problems[:10]) + (f"; ... ({len(problems)} in all)" if len(problems) > 10 else "")

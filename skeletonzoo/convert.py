@@ -375,12 +375,14 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
         if name in state:
             expected[name] = tuple(state[name].shape)  # queue size K is free
     ignored: set[str] = set()
-    built: dict[str, dict[str, torch.nn.Module]] = {}
+    # side ("query" | "key") -> component name -> module, in component order
+    encoders: dict[str, dict[str, SkeletonEncoder]] = {"query": {}, "key": {}}
+    heads: dict[str, dict[str, torch.nn.Module]] = {"query": {}, "key": {}}
+    attentions: dict[str, dict[str, MotionAttention]] = {"query": {}, "key": {}}
     plans: list[tuple[torch.nn.Module, dict[str, str]]] = []
     configs_ok = True
     problems: list[str] = []
     for comp in spec.components:
-        built[comp.name] = {}
         for side, prefix in (("query", comp.prefix), ("key", comp.key_prefix)):
             try:
                 config = _infer_config(state, prefix)
@@ -390,7 +392,7 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
                 continue
             encoder = SkeletonEncoder(config)
             if comp.head == "scale":
-                shared = built["joint"].get(f"{side}_head")
+                shared = heads[side].get("joint")
                 if not isinstance(shared, ProjectionHead):
                     raise ReferenceCheckpointError(f"{method}: the scale head needs the joint head")
                 head: torch.nn.Module = ScaleProjectionHead(shared, config.hidden_dim)
@@ -399,8 +401,8 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
                 out_key = f"{prefix}.fc.2.weight" if mlp else f"{prefix}.fc.weight"
                 out_features = state[out_key].shape[0] if out_key in state else 128
                 head = ProjectionHead(config.hidden_dim, out_features, mlp=mlp)
-            built[comp.name][f"{side}_encoder"] = encoder
-            built[comp.name][f"{side}_head"] = head
+            encoders[side][comp.name] = encoder
+            heads[side][comp.name] = head
             enc_keys = _encoder_keys(encoder, prefix)
             head_keys = _head_keys(head, prefix, comp.head)
             plans += [(encoder, enc_keys), (head, head_keys)]
@@ -413,7 +415,7 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
                 att_keys = {f"{prefix}.m2a.{k}": k for k in attention.state_dict()}
                 for ref, ours in att_keys.items():
                     expected[ref] = tuple(attention.state_dict()[ours].shape)
-                built[comp.name][f"{side}_attention"] = attention
+                attentions[side][comp.name] = attention
                 plans.append((attention, att_keys))
             for ignored_prefix in comp.ignored:
                 ignored |= {k for k in present if k.startswith(f"{prefix}.{ignored_prefix}")}
@@ -462,19 +464,16 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
         _load_into(module, state, keys)
         module.eval()
 
-    def pick(kind: str) -> dict:
-        return {name: parts[kind] for name, parts in built.items() if kind in parts}
-
-    attention = {}
-    if "query_attention" in built.get("joint", {}):
-        attention = {"query": built["joint"]["query_attention"], "key": built["joint"]["key_attention"]}
+    motion_attention: dict[str, MotionAttention] = {}
+    if "joint" in attentions["query"]:
+        motion_attention = {"query": attentions["query"]["joint"], "key": attentions["key"]["joint"]}
     return ReferenceCheckpoint(
         method=method,
-        encoders=pick("query_encoder"),
-        heads=pick("query_head"),
-        key_encoders=pick("key_encoder"),
-        key_heads=pick("key_head"),
-        motion_attention=attention,
+        encoders=encoders["query"],
+        heads=heads["query"],
+        key_encoders=encoders["key"],
+        key_heads=heads["key"],
+        motion_attention=motion_attention,
         buffers={name: state[name] for name in spec.buffers},
         sha256=sha256_file(path),
         source=str(path),
