@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import torch
@@ -212,9 +212,11 @@ def build_demo_assets(
     from .data.prepared import open_prepared
     from .evaluate.linear import linear_probe
     from .features import extract_features
+    from .manifest import PublishedWeights
 
     encoder = load(model, local_files_only=True)
-    published = encoder.published
+    # an attribute load() attaches (see skeletonzoo.api), untyped on nn.Module
+    published = cast("PublishedWeights | None", encoder.published)
     if published is None:
         raise SkeletonZooError(f"{model} has no published weights to build the demo from")
     train, test = open_prepared(data, "train"), open_prepared(data, "test")

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,8 +115,9 @@ def load_eval_model(
             )
         encoder = loaded
         config = encoder.config
-        preprocessing = loaded.preprocess.to_dict()
-        model_stream = loaded.stream
+        # attributes load() attaches (see skeletonzoo.api), untyped on nn.Module
+        preprocessing = cast(Preprocess, loaded.preprocess).to_dict()
+        model_stream = cast(str, loaded.stream)
         description = str(model)
         if stream is not None and stream != model_stream:
             raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}")
