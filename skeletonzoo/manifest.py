@@ -38,6 +38,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_ENV",
     "PACKAGE_DIR",
+    "record_metrics",
     "PACKAGED_MANIFEST",
     "Metric",
     "HuggingFaceSource",
@@ -477,3 +478,77 @@ def publish(
     models[name] = ModelRecord(paper_metrics=record.paper_metrics, weights=(*record.weights, entry))
     write_manifest(Manifest(models=models), manifest_file)
     return entry
+
+
+_EVALUATION_HEADING = "## Evaluation"
+
+
+def _metrics_markdown(metrics: Iterable[Metric]) -> str:
+    rows = list(metrics)
+    lines = [
+        _EVALUATION_HEADING,
+        "",
+        "Measured by skeletonzoo (`skeletonzoo-eval`); each value with the command that reproduces it.",
+        "",
+        "| metric | value (%) | dataset / split |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {m.name} | {m.value:.2f} | {m.dataset} / {m.split} |" for m in rows]
+    commands = sorted({m.command for m in rows if m.command})
+    lines += ["", "Commands:", ""] + [f"- `{c}`" for c in commands]
+    protocols = dict.fromkeys(m.protocol for m in rows)
+    lines += ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
+    return "\n".join(lines) + "\n"
+
+
+def record_metrics(
+    name: str,
+    metrics: Iterable[Metric | BaseModel | dict[str, Any]],
+    *,
+    sha256: str | None = None,
+    manifest: str | Path | None = None,
+    package_dir: str | Path | None = None,
+) -> PublishedWeights:
+    """Set the measured metrics of published weights, and write them into the bundled model card.
+
+    The usual order is :func:`publish` (the weights), then ``skeletonzoo-eval NAME ... --json``
+    on the published name, so each metric's command is what a user runs to re-measure it;
+    this records them. The metrics replace the entry's earlier ones; the model card's
+    ``## Evaluation`` section is replaced by a table of them.
+
+    Args:
+        name: Registry name.
+        metrics: ``Metric``s, dicts, or ``skeletonzoo-eval``'s records.
+        sha256: Which published weights (default the newest).
+        manifest: Manifest file (default :func:`manifest_path`).
+        package_dir: Package folder holding the bundled model card (default: this package).
+
+    Returns:
+        The updated entry.
+    """
+    manifest_file = Path(manifest) if manifest is not None else manifest_path()
+    current = load_manifest(manifest_file)
+    record = current.record(name)
+    if not record.weights:
+        raise ValueError(f"{name!r} has no published weights to attach metrics to; publish() them first")
+    index = len(record.weights) - 1
+    if sha256 is not None:
+        matches = [i for i, w in enumerate(record.weights) if w.sha256 == sha256]
+        if not matches:
+            raise ValueError(f"{name!r} has no published weights with sha256 {sha256}")
+        index = matches[0]
+    measured = tuple(_as_metric(m) for m in metrics)
+    updated = record.weights[index].model_copy(update={"metrics": measured})
+    PublishedWeights.model_validate(updated.model_dump())  # the validators of the new metrics
+    weights = list(record.weights)
+    weights[index] = updated
+    models = dict(current.models)
+    models[name] = ModelRecord(paper_metrics=record.paper_metrics, weights=tuple(weights))
+    if updated.model_card is not None:
+        card = (Path(package_dir) if package_dir is not None else PACKAGE_DIR) / updated.model_card
+        if card.is_file():
+            text = card.read_text()
+            head = text.split(_EVALUATION_HEADING)[0].rstrip() + "\n\n"
+            atomic_write_text(card, head + _metrics_markdown(measured))
+    write_manifest(Manifest(models=models), manifest_file)
+    return updated

@@ -37,7 +37,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Every published weights file: (model name, sha256) -> size in bytes. A published file is
 # immutable: re-training makes a new entry (and a new row here), it never changes one.
-PINNED: dict[tuple[str, str], int] = {}
+PINNED: dict[tuple[str, str], int] = {
+    ("skeletonclr-nwucla-xview", "6253239d63c7119ffce3ac8b507ab8a39a90ea6310437d3ff959d426b1628933"): 3720420,
+    ("crosscale-sgclr-nwucla-xview", "97cdd762392230d969c5d32494543dead1b6a17d68199344a6e6df8f601b8b0a"): 7632244,
+    ("msmclr-nwucla-xview", "001c0482660dc860c4b2f80a6456c4d20b4a8cb2754d2dc7db30b3ba0f0f4d4b"): 3720396,
+    ("aimclr-nwucla-xview", "6cb92b882503af2992f9b3fc8a452b3d7d2021dac6d3967709d876597217b6e2"): 3720404,
+}
 
 
 def pin_problems(manifest: Manifest, pinned: dict[tuple[str, str], int]) -> list[str]:
@@ -67,10 +72,13 @@ def test_pin_check_notices_a_changed_file(tmp_path):
     entry = publish("msmclr-nwucla-xview", data, licence="test", bundle=True,
                     manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg")  # fmt: skip
     manifest = load_manifest(tmp_path / "manifest.json")
-    pins = {("msmclr-nwucla-xview", entry.sha256): entry.size_bytes}
+    # The copied manifest holds the published weights too; they stay pinned as in PINNED.
+    others = {key: size for key, size in PINNED.items() if key[0] != "msmclr-nwucla-xview"}
+    pins = {**others, ("msmclr-nwucla-xview", entry.sha256): entry.size_bytes}
     assert pin_problems(manifest, pins) == []
-    assert "size" in pin_problems(manifest, {("msmclr-nwucla-xview", entry.sha256): entry.size_bytes + 1})[0]
-    changed = {("msmclr-nwucla-xview", "0" * 64): entry.size_bytes}
+    wrong_size = {**others, ("msmclr-nwucla-xview", entry.sha256): entry.size_bytes + 1}
+    assert "size" in pin_problems(manifest, wrong_size)[0]
+    changed = {**others, ("msmclr-nwucla-xview", "0" * 64): entry.size_bytes}
     assert len(pin_problems(manifest, changed)) == 2  # the new file is unpinned, the pinned one is gone
 
 
@@ -224,6 +232,7 @@ def test_publish_adds_one_verified_entry(tmp_path, monkeypatch):
     make_checkpoint(ckpt, name, seed=4)
     ckpt.with_suffix(".md").write_text("# model card\n")
     manifest_file = _copy_manifest(tmp_path)
+    earlier = load_manifest(manifest_file).models[name].weights  # what the repository has published
     link = tmp_path / "root.json"
     link.symlink_to(manifest_file)
     metric = {"name": "linear_top1_last", "value": 61.2, "protocol": "linear probe, last epoch",
@@ -244,13 +253,13 @@ def test_publish_adds_one_verified_entry(tmp_path, monkeypatch):
     assert entry.model_card == f"weights/{name}.md" and entry.training == training(name, 4)
     assert entry.metrics[0].measured_by == "skeletonzoo"
     reread = load_manifest(manifest_file)
-    assert reread.models[name].weights == (entry,)
+    assert reread.models[name].weights == (*earlier, entry)
     assert reread.models[name].paper_metrics == load_manifest(PACKAGED_MANIFEST).models[name].paper_metrics
     assert reread.to_json() == manifest_file.read_text()
     with pytest.raises(ValueError, match="already published"):
         publish(name, ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path / "pkg")
     monkeypatch.setenv("SKELETONZOO_MANIFEST", str(manifest_file))
-    assert model_info(name).pretrained and list_models("*nwucla*", pretrained=True) == [name]
+    assert model_info(name).pretrained and name in list_models("*nwucla*", pretrained=True)
 
 
 def test_publish_refuses_what_is_not_that_model(tmp_path):
@@ -385,6 +394,20 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     trained = load_checkpoint(result.weights).encoders["joint"]
     for key, value in trained.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
+
+    # metrics measured afterwards (on the published name) replace the entry's, and the card shows them
+    from skeletonzoo.manifest import record_metrics
+
+    later = MetricRecord(name="linear_top1_last", value=42.25, protocol="linear", dataset="nwucla", split="xview",
+                         command=f"skeletonzoo-eval {name} --data DIR")  # fmt: skip
+    updated = record_metrics(name, [later], manifest=manifest_file, package_dir=tmp_path / "pkg")
+    assert [m.name for m in updated.metrics] == ["linear_top1_last"]
+    assert load_manifest(manifest_file).record(name).weights[-1].metrics[0].value == 42.25
+    card = (tmp_path / "pkg" / entry.model_card).read_text()
+    assert "| linear_top1_last | 42.25 |" in card and f"skeletonzoo-eval {name} --data DIR" in card
+    assert card.count("## Evaluation") == 1 and card.startswith(f"# {name}")
+    with pytest.raises(ValueError, match="no published weights with sha256"):
+        record_metrics(name, [later], sha256="f" * 64, manifest=manifest_file, package_dir=tmp_path / "pkg")
 
     # an entry that describes another file is refused
     exported["sha256"] = "0" * 64
