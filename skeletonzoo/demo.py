@@ -174,7 +174,7 @@ def _print(result: DemoResult, meta: dict[str, Any], out: TextIO) -> None:
         mark = "ok" if r.predicted == r.true_label else "--"
         predicted = f"{names[r.predicted]} ({r.confidence:.2f})"
         print(f"{r.name:<17} {names[r.true_label]:<{width}}  {predicted:<{width + 9}} {mark}  "
-              f"{r.neighbour} ({names[r.neighbour_label]}, cos {r.similarity:.2f})", file=out)  # fmt: skip
+              f"{r.neighbour} ({names[r.neighbour_label]}, cos {r.similarity:.3f})", file=out)  # fmt: skip
     per_clip = 1000 * result.embed_seconds / max(len(result.rows), 1)
     print(
         f"\n{result.correct}/{len(result.rows)} predicted correctly. Embedding took {result.embed_seconds:.2f} s "

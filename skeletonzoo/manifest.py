@@ -398,7 +398,8 @@ def publish(
             checkpoint's provenance (less ``method`` and ``recipe_config``).
         metrics: Measured metrics: ``Metric``s, dicts, or the ``MetricRecord``s
             ``skeletonzoo-eval`` returns (``measured_by`` defaults to ``"skeletonzoo"``).
-        bundle: Ship the file inside the package (``weights/NAME.safetensors``).
+        bundle: Ship the file inside the package (``weights/NAME.safetensors``; a later version
+            of the same name is ``weights/NAME.SHA256[:12].safetensors``, its card likewise).
         huggingface: Where it was uploaded: ``{"repo_id", "filename", "revision"}``.
         urls: Mirror URLs serving the same bytes.
         model_card: A Markdown model card, bundled as ``weights/NAME.md`` (default: the ``.md``
@@ -447,18 +448,21 @@ def publish(
         if huggingface is None or isinstance(huggingface, HuggingFaceSource)
         else HuggingFaceSource.model_validate(huggingface)
     )
-    filename = f"{name}.safetensors"
-    sources = WeightsSources(bundled=f"weights/{filename}" if bundle else None, huggingface=hf, urls=tuple(urls))
     manifest_file = Path(manifest) if manifest is not None else manifest_path()
     current = load_manifest(manifest_file)
     record = current.record(name)
     if any(w.sha256 == sha256 for w in record.weights):
         raise ValueError(f"this file (sha256 {sha256}) is already published for {name!r}")
+    # Published files are immutable: a later version of a name gets its own file names (the
+    # sha256 prefix), so the earlier entry's bundled weights and card stay what they were.
+    stem = name if not record.weights else f"{name}.{sha256[:12]}"
+    filename = f"{stem}.safetensors"
+    sources = WeightsSources(bundled=f"weights/{filename}" if bundle else None, huggingface=hf, urls=tuple(urls))
 
     card_source = Path(model_card) if model_card is not None else checkpoint.with_suffix(".md")
     if model_card is not None and not card_source.is_file():
         raise FileNotFoundError(f"no model card at {str(card_source)!r}")
-    card = f"weights/{name}.md" if bundle and card_source.is_file() else None
+    card = f"weights/{stem}.md" if bundle and card_source.is_file() else None
     entry = PublishedWeights(
         filename=filename,
         sha256=sha256,

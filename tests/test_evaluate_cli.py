@@ -185,3 +185,28 @@ def test_real_nwucla_random_init_knn(capsys, tmp_path):
     raw = knn_evaluate(small["train"].positions.reshape(170, -1), small["train"].labels,
                        small["test"].positions.reshape(116, -1), small["test"].labels)  # fmt: skip
     assert raw.top1 > 25.0
+
+
+def test_revision_selects_an_earlier_published_entry():
+    """--revision / load_eval_model(revision=) evaluates the entry it names, not the newest."""
+    from safetensors.torch import load_file
+
+    from skeletonzoo.manifest import PACKAGE_DIR
+    from skeletonzoo.registry import model_info
+
+    weights = model_info("msmclr-nwucla-xview").weights
+    if len(weights) < 2:
+        pytest.skip("msmclr-nwucla-xview has a single published entry")
+    for entry in (weights[0], weights[-1]):
+        model = load_eval_model("msmclr-nwucla-xview", revision=entry.sha256[:12], layout="ntu25")
+        stored = load_file(str(PACKAGE_DIR / entry.sources.bundled))
+        ours = model.encoder.state_dict()
+        joint = {k.removeprefix("joint."): v for k, v in stored.items() if k.startswith("joint.")}
+        common = set(joint) & set(ours)  # the file also holds the projection head
+        assert len(common) == len(ours)
+        for key in common:
+            assert torch.equal(ours[key].to(joint[key].dtype), joint[key]), key
+        assert entry.sha256[:12] in model.description
+    a = load_eval_model("msmclr-nwucla-xview", revision=weights[0].sha256[:12]).encoder.state_dict()
+    b = load_eval_model("msmclr-nwucla-xview").encoder.state_dict()
+    assert not torch.equal(a["data_bn.weight"], b["data_bn.weight"])  # the default is the newest, another file

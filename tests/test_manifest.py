@@ -42,6 +42,7 @@ PINNED: dict[tuple[str, str], int] = {
     ("crosscale-sgclr-nwucla-xview", "97cdd762392230d969c5d32494543dead1b6a17d68199344a6e6df8f601b8b0a"): 7632244,
     ("msmclr-nwucla-xview", "001c0482660dc860c4b2f80a6456c4d20b4a8cb2754d2dc7db30b3ba0f0f4d4b"): 3720396,
     ("aimclr-nwucla-xview", "6cb92b882503af2992f9b3fc8a452b3d7d2021dac6d3967709d876597217b6e2"): 3720404,
+    ("msmclr-nwucla-xview", "62db3348a0ecdc2479bce068abd6d12f82b34320e94008555be3aba2cf24b6e7"): 3720412,
 }
 
 
@@ -226,13 +227,21 @@ def _copy_manifest(tmp_path: Path) -> Path:
     return target
 
 
+def _manifest_without_weights(tmp_path: Path, name: str) -> Path:
+    """A copy of the packaged manifest in which ``name`` has published nothing yet."""
+    data = json.loads(PACKAGED_MANIFEST.read_text())
+    data["models"][name]["weights"] = []
+    target = tmp_path / "manifest.json"
+    target.write_text(json.dumps(data))
+    return target
+
+
 def test_publish_adds_one_verified_entry(tmp_path, monkeypatch):
     name = "crosscale-sgclr-nwucla-xview"
     ckpt = tmp_path / "run" / "export.safetensors"
     make_checkpoint(ckpt, name, seed=4)
     ckpt.with_suffix(".md").write_text("# model card\n")
-    manifest_file = _copy_manifest(tmp_path)
-    earlier = load_manifest(manifest_file).models[name].weights  # what the repository has published
+    manifest_file = _manifest_without_weights(tmp_path, name)
     link = tmp_path / "root.json"
     link.symlink_to(manifest_file)
     metric = {"name": "linear_top1_last", "value": 61.2, "protocol": "linear probe, last epoch",
@@ -253,13 +262,34 @@ def test_publish_adds_one_verified_entry(tmp_path, monkeypatch):
     assert entry.model_card == f"weights/{name}.md" and entry.training == training(name, 4)
     assert entry.metrics[0].measured_by == "skeletonzoo"
     reread = load_manifest(manifest_file)
-    assert reread.models[name].weights == (*earlier, entry)
+    assert reread.models[name].weights == (entry,)
     assert reread.models[name].paper_metrics == load_manifest(PACKAGED_MANIFEST).models[name].paper_metrics
     assert reread.to_json() == manifest_file.read_text()
     with pytest.raises(ValueError, match="already published"):
         publish(name, ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path / "pkg")
     monkeypatch.setenv("SKELETONZOO_MANIFEST", str(manifest_file))
     assert model_info(name).pretrained and name in list_models("*nwucla*", pretrained=True)
+
+
+def test_a_second_version_keeps_the_first_file(tmp_path, monkeypatch):
+    name = "skeletonclr-nwucla-xview"
+    manifest_file = _manifest_without_weights(tmp_path, name)
+    pkg = tmp_path / "pkg"
+    entries, files = [], []
+    for seed in (1, 2):
+        ckpt = tmp_path / f"run{seed}" / f"{name}.safetensors"
+        make_checkpoint(ckpt, name, seed=seed)
+        ckpt.with_suffix(".md").write_text(f"# card {seed}\n")
+        entries.append(publish(name, ckpt, licence="x", manifest=manifest_file, package_dir=pkg))
+        files.append(ckpt.read_bytes())
+    first, second = entries
+    assert first.sources.bundled == f"weights/{name}.safetensors"
+    assert second.sources.bundled == f"weights/{name}.{second.sha256[:12]}.safetensors"
+    assert second.model_card == f"weights/{name}.{second.sha256[:12]}.md"
+    for entry, data, seed in ((first, files[0], 1), (second, files[1], 2)):  # neither overwrote the other
+        assert (pkg / entry.sources.bundled).read_bytes() == data
+        assert (pkg / entry.model_card).read_text() == f"# card {seed}\n"
+    assert load_manifest(manifest_file).models[name].weights == (first, second)
 
 
 def test_publish_refuses_what_is_not_that_model(tmp_path):
@@ -380,7 +410,7 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
 
     metric = MetricRecord(name="knn_top1", value=12.5, protocol="kNN", dataset="nwucla", split="xview",
                           command="skeletonzoo-eval knn")  # fmt: skip
-    manifest_file = _copy_manifest(tmp_path)
+    manifest_file = _manifest_without_weights(tmp_path, name)
     entry = publish(name, result.weights, metrics=[metric], manifest=manifest_file, package_dir=tmp_path / "pkg")
     exported = json.loads(result.manifest_entry.read_text())
     assert entry.licence == "test terms" and entry.sha256 == exported["sha256"]

@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="zoo model name (e.g. msmclr-nwucla-xview) or skeletonzoo .safetensors checkpoint; its 'joint' "
         "encoder is evaluated",
     )  # fmt: skip
+    p.add_argument(
+        "--revision", metavar="REV",
+        help="which published weights of MODEL: a prefix of their sha256 or Hub commit (default: the newest)",
+    )  # fmt: skip
     p.add_argument("--data", required=True, help="prepared dataset directory (skeletonzoo prepare)")
     p.add_argument(
         "--protocol", nargs="+", default=["linear", "knn"], choices=PROTOCOL_CHOICES, metavar="PROTOCOL",
@@ -88,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         layout = read_prepared_meta(args.data).layout
         model = load_eval_model(
             args.model, random_init=args.random_init is not None, init=args.random_init or "reference",
-            seed=args.seed, layout=layout, stream=args.stream, device=device,
+            seed=args.seed, layout=layout, stream=args.stream, device=device, revision=args.revision,
         )  # fmt: skip
         settings = EvalSettings(
             protocols=protocols,

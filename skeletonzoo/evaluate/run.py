@@ -70,6 +70,7 @@ def load_eval_model(
     layout: str = "ntu25",
     stream: str | None = None,
     device: str | torch.device = "cpu",
+    revision: str | None = None,
 ) -> EvalModel:
     """Resolve the encoder to evaluate.
 
@@ -92,6 +93,8 @@ def load_eval_model(
         stream: Stream of the random encoder (default ``model``'s, else ``"joint"``); must
             match ``model``'s when both are given.
         device: Where the encoder is put.
+        revision: With a zoo name, which published weights (a prefix of their sha256 or Hub
+            commit; default the newest).
 
     Raises:
         CheckpointError: ``model`` is not a skeletonzoo checkpoint or has no ``"joint"`` component.
@@ -107,7 +110,8 @@ def load_eval_model(
     if model is not None:
         from ..api import load
 
-        loaded = load(model, device=device)  # a registry name or a checkpoint path; joint component
+        # a registry name (``revision``: which of its published entries) or a checkpoint path
+        loaded = load(model, device=device, revision=revision)
         if not isinstance(loaded, SkeletonEncoder):
             raise CheckpointError(
                 f"{model}: {type(loaded).__name__} is not a single ST-GCN encoder; evaluate the members of "
@@ -118,7 +122,7 @@ def load_eval_model(
         # attributes load() attaches (see skeletonzoo.api), untyped on nn.Module
         preprocessing = cast(Preprocess, loaded.preprocess).to_dict()
         model_stream = cast(str, loaded.stream)
-        description = str(model)
+        description = str(model) + (f" (revision {revision})" if revision else "")
         if stream is not None and stream != model_stream:
             raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}")
     if random_init:
