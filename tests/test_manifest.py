@@ -365,6 +365,14 @@ def test_the_built_wheel_ships_and_reads_the_manifest(tmp_path):
                           text=True)  # fmt: skip
     assert info.returncode == 0, info.stderr
     assert "input layout  nwucla20 (adapted to ntu25)" in info.stdout
+    # every bundled file ships, and the README's main job runs from the installed wheel, offline
+    bundled = {f"skeletonzoo/{w.sources.bundled}" for r in load_manifest(PACKAGED_MANIFEST).models.values()
+               for w in r.weights if w.sources.bundled}  # fmt: skip
+    assert bundled <= names
+    demo = subprocess.run([script, "demo"], cwd=tmp_path, env={**run_env, "HF_HUB_OFFLINE": "1"},
+                          capture_output=True, text=True)  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert "(sha256 verified)" in demo.stdout and re.search(r"\d+/10 predicted correctly", demo.stdout)
     # embed with a freshly trained checkpoint, as a user would before weights are published
     make_checkpoint(tmp_path / "run.safetensors", "msmclr-nwucla-xview", seed=5)
     clips = np.random.default_rng(0).normal(size=(2, 3, 15, 20, 1)).astype(np.float32)
