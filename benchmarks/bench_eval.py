@@ -54,7 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="epochs of BOTH variants (default 5)")
     parser.add_argument("--data", default=None, help="prepared dataset directory (default: synthetic NTU-shaped)")
-    parser.add_argument("--model", default=None, help="zoo name or skeletonzoo checkpoint (default: random-init encoder)")
+    parser.add_argument("--model", default=None,
+                        help="zoo name or skeletonzoo checkpoint (default: random-init encoder)")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--write", action="store_true", help="record results in docs/benchmarks.md")
     args = parser.parse_args()
