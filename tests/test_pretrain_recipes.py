@@ -41,8 +41,8 @@ def test_overrides_are_typed_and_dotted():
 def test_errors_name_the_field(tmp_path):
     with pytest.raises(RecipeError, match="optimizer.lrr"):
         load_recipe("msmclr-nwucla-xview", ["optimizer.lrr=0.1"])
-    with pytest.raises(RecipeError, match="lr_steps entry 90"):
-        load_recipe("msmclr-nwucla-xview", ["optimizer.lr_steps=[90]"])
+    with pytest.raises(RecipeError, match="lr_steps entry 190"):
+        load_recipe("msmclr-nwucla-xview", ["optimizer.lr_steps=[190]"])
     with pytest.raises(RecipeError, match="did you mean msmclr-nwucla-xview"):
         load_recipe("msmclr-nwucla-xviw")
     with pytest.raises(RecipeError, match="key=value"):
