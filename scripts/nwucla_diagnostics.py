@@ -2,7 +2,8 @@
 
 ``select``: a model-selection score that never reads the test camera. Features of the 1020
 training clips (views 1 and 2); train on one view's labels, test on the other, both directions
-averaged; kNN (k = 20, cosine, similarity vote) and a converged logistic regression. Used to
+averaged; skeletonzoo-eval's kNN (k = 20, cosine, similarity-weighted vote) and a converged
+logistic regression. Used to
 choose between NW-UCLA recipe variants without looking at view 3.
 
 ``ceiling``: the converged logistic regression (L-BFGS, standardised features) trained on
@@ -23,18 +24,12 @@ import torch
 
 import skeletonzoo
 from skeletonzoo.data import open_prepared
+from skeletonzoo.evaluate import KNNConfig, knn_evaluate
 
 
-def knn_accuracy(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray, k: int = 20) -> float:
-    """Top-1 % of a cosine kNN with similarity-weighted votes; features ``(N, D)``."""
-    a = train / np.linalg.norm(train, axis=1, keepdims=True)
-    b = test / np.linalg.norm(test, axis=1, keepdims=True)
-    sim = b @ a.T
-    idx = np.argsort(-sim, axis=1)[:, :k]
-    rows = np.arange(len(b))[:, None]
-    votes = np.zeros((len(b), int(train_y.max()) + 1))
-    np.add.at(votes, (np.broadcast_to(rows, idx.shape), train_y[idx]), sim[rows, idx])
-    return float(100 * (votes.argmax(1) == test_y).mean())
+def knn_accuracy(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> float:
+    """Top-1 % of skeletonzoo-eval's kNN (k = 20, cosine, votes weighted by exp(cos / 0.07))."""
+    return knn_evaluate(train, train_y, test, test_y, config=KNNConfig()).top1
 
 
 def logreg_accuracy(
@@ -64,8 +59,8 @@ def logreg_accuracy(
         return float(100 * (head(b).argmax(1).numpy() == test_y).mean())
 
 
-def _features(model: str, positions: np.ndarray) -> np.ndarray:
-    return np.asarray(skeletonzoo.embed(skeletonzoo.load(model), positions), dtype=np.float64)
+def _features(model: torch.nn.Module, positions: np.ndarray) -> np.ndarray:
+    return np.asarray(skeletonzoo.embed(model, positions), dtype=np.float64)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         names = (args.data / "train_names.txt").read_text().split()
         view = np.array([int(n.rsplit("_v", 1)[1]) for n in names])  # a01_s01_e00_v01 -> 1
         for model in args.models:
-            f = _features(model, np.asarray(train.positions))
+            f = _features(skeletonzoo.load(model), np.asarray(train.positions))
             scores = {}
             for label, fn in (("kNN", knn_accuracy), ("logreg", logreg_accuracy)):
                 directions = ((1, 2), (2, 1))
@@ -92,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         test = open_prepared(args.data, "test")
         for model in args.models:
-            a, b = _features(model, np.asarray(train.positions)), _features(model, np.asarray(test.positions))
+            encoder = skeletonzoo.load(model)  # once for both splits
+            a, b = _features(encoder, np.asarray(train.positions)), _features(encoder, np.asarray(test.positions))
             acc = logreg_accuracy(a, train_y, b, np.asarray(test.labels))
             print(f"{model}: converged logistic regression, views 1-2 -> view 3: {acc:.2f}")
 
