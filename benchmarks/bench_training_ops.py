@@ -191,8 +191,8 @@ def layout_step_row(repeats: int, wall: bool) -> tuple[float, float]:
     """A whole MsMCLR float32 training step (batch 64, M=2) with the temporal convolutions run in
     NCHW (copies in and out) against the channels_last step: the layout choice as a whole."""
     from skeletonzoo.models import stgcn
-    from skeletonzoo.pretrain.augment import normal_view, strong_view
     from skeletonzoo.pretrain.methods import METHODS, MethodConfig
+    from skeletonzoo.pretrain.views import normal_view, strong_view
 
     g = torch.Generator().manual_seed(0)
     method = METHODS["msmclr"](MethodConfig(queue_size=4096), g).train()

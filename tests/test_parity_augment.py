@@ -24,6 +24,7 @@ from skeletonzoo.pretrain.augment import (
     TemporalCrop,
     rotation_matrices,
 )
+from skeletonzoo.pretrain.views import StrongView
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def _params_rotate(d: Draws) -> dict:
 
 def _params_noise(d: Draws, x: torch.Tensor) -> dict:
     apply = d.take("random") < 0.5
-    noise = torch.zeros_like(x)
+    noise = torch.zeros((0, *x.shape[1:]), dtype=x.dtype)  # one row per noised sample: none
     if apply:
         d.take("normal")
         noise = _batch(d.arrays[f"{d.name}/noise"])
@@ -175,15 +176,18 @@ def test_joint_noise(aug, case):
 def test_whole_chains(aug, case):
     arrays, cases = aug
     d = Draws(cases[case], arrays, case)
-    x = _batch(arrays[cases[case]["input"]])
-    x = TemporalCrop(6).apply(x, **_params_crop(d))
-    x = Shear().apply(x, **_params_shear(d))
-    if d.peek() is not None:
-        x = SpatialFlip().apply(x, **_params_flip(d))
-        x = Rotate().apply(x, **_params_rotate(d))
-        x = GaussianNoise().apply(x, **_params_noise(d, x))
-        x = GaussianBlur().apply(x, **_params_blur(d))
-        x = AxisMask().apply(x, **_params_mask(d))
-        x = JointNoise().apply(x, **_params_joint(d, x))
+    x0 = x = _batch(arrays[cases[case]["input"]])
+    params = [_params_crop(d)]
+    x = TemporalCrop(6).apply(x, **params[-1])
+    params.append(_params_shear(d))
+    x = Shear().apply(x, **params[-1])
+    strong = d.peek() is not None
+    if strong:
+        for aug_cls, make in [(SpatialFlip, _params_flip), (Rotate, _params_rotate), (GaussianNoise, _params_noise),
+                              (GaussianBlur, _params_blur), (AxisMask, _params_mask), (JointNoise, _params_joint)]:
+            params.append(make(d, x) if make in (_params_noise, _params_joint) else make(d))
+            x = aug_cls().apply(x, **params[-1])
     assert not d.draws
     _check(x, arrays[f"{case}/out"])
+    if strong:  # the one-pass strong view, on the same draws
+        _check(StrongView().apply(x0, params), arrays[f"{case}/out"])

@@ -55,9 +55,10 @@ from ..data.streams import to_stream
 from ..exceptions import SkeletonZooError
 from ..models import SkeletonEncoder
 from ._provenance import hardware, software
-from .augment import Compose, normal_view, strong_view
+from .augment import Compose
 from .methods import METHODS, ContrastiveMethod
 from .recipe import Recipe
+from .views import normal_view, strong_view
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "TrainingInterrupted", "STATE_FORMAT"]
 
