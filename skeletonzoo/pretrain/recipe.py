@@ -134,12 +134,22 @@ class Recipe(BaseModel):
 
     def summary(self) -> str:
         m = self.model
+        if self.method in _WITHOUT_MINING:
+            phase = "no mining phase"
+        elif m.mining_epoch >= self.epochs:
+            phase = f"mining off (from epoch {m.mining_epoch} of {self.epochs})"
+        else:
+            phase = f"mining after epoch {m.mining_epoch}"
         return (
             f"{self.name}: {self.method} on {self.dataset}-{self.benchmark} ({self.stream}), "
             f"{self.epochs} epochs, batch {self.batch_size}, lr {self.optimizer.lr} "
             f"(x{self.optimizer.gamma} after {list(self.optimizer.lr_steps)}), queue {m.queue_size}, "
-            f"T={m.temperature}, m={m.momentum}, mining after epoch {m.mining_epoch}, amp {self.amp}, seed {self.seed}"
+            f"T={m.temperature}, m={m.momentum}, {phase}, amp {self.amp}, seed {self.seed}"
         )
+
+
+# methods whose loss has no mining / cross phase (``model.mining_epoch`` is unused)
+_WITHOUT_MINING = frozenset({"skeletonclr", "sgclr"})
 
 
 def recipe_dir() -> Path:
