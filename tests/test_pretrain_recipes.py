@@ -29,7 +29,8 @@ def test_nwucla_recipes_share_one_schedule():
         if method != "skeletonclr":  # SkeletonCLR has no mining phase
             assert r.model.mining_epoch in (r.epochs // 2, r.epochs), method
     # the selections made on the training cameras (recipe comments, docs/results.md)
-    assert (recipes["msmclr"].epochs, recipes["msmclr"].model.mining_epoch) == (100, 100)
+    for method in ("msmclr", "aimclr"):
+        assert (recipes[method].epochs, recipes[method].model.mining_epoch) == (100, 100), method
     assert recipes["skeletonclr"].epochs == 100
     # the queue must be smaller than the data so a clip is never its own negative
     assert first.model.queue_size < 1020 - first.batch_size
