@@ -477,7 +477,9 @@ def publish(
         root = Path(package_dir) if package_dir is not None else PACKAGE_DIR
         atomic_copy(checkpoint, root / "weights" / filename)
         if card is not None:
-            atomic_copy(card_source, root / card)
+            # the trainer's card names the exported file; a later version is bundled under another
+            text = card_source.read_text()
+            atomic_write_text(root / card, text.replace(f"- File: `{checkpoint.name}`", f"- File: `{filename}`"))
     models = dict(current.models)
     models[name] = ModelRecord(paper_metrics=record.paper_metrics, weights=(*record.weights, entry))
     write_manifest(Manifest(models=models), manifest_file)

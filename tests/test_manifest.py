@@ -282,7 +282,7 @@ def test_a_second_version_keeps_the_first_file(tmp_path, monkeypatch):
     for seed in (1, 2):
         ckpt = tmp_path / f"run{seed}" / f"{name}.safetensors"
         make_checkpoint(ckpt, name, seed=seed)
-        ckpt.with_suffix(".md").write_text(f"# card {seed}\n")
+        ckpt.with_suffix(".md").write_text(f"# card {seed}\n- File: `{name}.safetensors`, 1 bytes\n")
         entries.append(publish(name, ckpt, licence="x", manifest=manifest_file, package_dir=pkg))
         files.append(ckpt.read_bytes())
     first, second = entries
@@ -291,7 +291,8 @@ def test_a_second_version_keeps_the_first_file(tmp_path, monkeypatch):
     assert second.model_card == f"weights/{name}.{second.sha256[:12]}.md"
     for entry, data, seed in ((first, files[0], 1), (second, files[1], 2)):  # neither overwrote the other
         assert (pkg / entry.sources.bundled).read_bytes() == data
-        assert (pkg / entry.model_card).read_text() == f"# card {seed}\n"
+        # each card names the file it is bundled with
+        assert (pkg / entry.model_card).read_text() == f"# card {seed}\n- File: `{entry.filename}`, 1 bytes\n"
     assert load_manifest(manifest_file).models[name].weights == (first, second)
 
 
