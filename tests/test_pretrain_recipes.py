@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from skeletonzoo.pretrain.methods import METHODS
 from skeletonzoo.pretrain.recipe import RecipeError, apply_overrides, list_recipes, load_recipe
 
 
@@ -26,7 +27,7 @@ def test_nwucla_recipes_share_one_schedule():
         # ... and the papers' proportions for the length each recipe chose (its yaml says why):
         # lr x0.1 for the last sixth (42 of 50, 84 of 100), mining from half-way or not at all
         assert r.epochs in (50, 100) and r.optimizer.lr_steps == (r.epochs * 84 // 100,), method
-        if method != "skeletonclr":  # SkeletonCLR has no mining phase
+        if METHODS[method].has_mining_phase:  # SkeletonCLR has none
             assert r.model.mining_epoch in (r.epochs // 2, r.epochs), method
     # the selections made on the training cameras (recipe comments, docs/results.md)
     for method in ("msmclr", "aimclr"):

@@ -326,8 +326,7 @@ class GaussianBlur(Augmentation):
         """
         w = self.kernels(sigma)  # (N, 2 * radius + 1)
         # in ``dtype`` straight away: each entry is one kernel tap (times 1), so nothing is rounded twice
-        taps = _band_taps(num_frames, self.radius, w.device).to(dtype)
-        return (w.to(dtype) @ taps).view(-1, num_frames, num_frames)
+        return (w.to(dtype) @ _band_taps(num_frames, self.radius, w.device, dtype)).view(-1, num_frames, num_frames)
 
     def apply(self, x: torch.Tensor, sigma: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         chosen = blur.nonzero().view(-1)
@@ -346,15 +345,15 @@ class GaussianBlur(Augmentation):
 
 
 @functools.lru_cache(maxsize=16)
-def _band_taps(num_frames: int, radius: int, device: torch.device) -> torch.Tensor:
-    """``(2 * radius + 1, T * T)`` float64: ``taps[k, t * T + s] = 1`` where ``s - t = k - radius``.
+def _band_taps(num_frames: int, radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``(2 * radius + 1, T * T)`` in ``dtype``: ``taps[k, t * T + s] = 1`` where ``s - t = k - radius``.
 
     Each entry of ``w @ taps`` is then one ``w[k]`` (or 0), exactly.
     """
     frames = torch.arange(num_frames, device=device)
     offset = (frames.view(1, -1) - frames.view(-1, 1)).view(-1)  # [t, s] = s - t, flattened
     taps = F.one_hot((offset + radius).clamp(0, 2 * radius), 2 * radius + 1)
-    return (taps * (offset.abs() <= radius).unsqueeze(1)).t().to(torch.float64).contiguous()
+    return (taps * (offset.abs() <= radius).unsqueeze(1)).t().to(dtype).contiguous()
 
 
 class AxisMask(Augmentation):

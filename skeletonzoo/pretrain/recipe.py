@@ -134,7 +134,7 @@ class Recipe(BaseModel):
 
     def summary(self) -> str:
         m = self.model
-        if self.method in _WITHOUT_MINING:
+        if not METHODS[self.method].has_mining_phase:
             phase = "no mining phase"
         elif m.mining_epoch >= self.epochs:
             phase = f"mining off (from epoch {m.mining_epoch} of {self.epochs})"
@@ -147,9 +147,6 @@ class Recipe(BaseModel):
             f"T={m.temperature}, m={m.momentum}, {phase}, amp {self.amp}, seed {self.seed}"
         )
 
-
-# methods whose loss has no mining / cross phase (``model.mining_epoch`` is unused)
-_WITHOUT_MINING = frozenset({"skeletonclr", "sgclr"})
 
 
 def recipe_dir() -> Path:

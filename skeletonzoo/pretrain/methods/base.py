@@ -121,6 +121,8 @@ class ContrastiveMethod(nn.Module):
 
     name: ClassVar[str]
     views: ClassVar[tuple[ViewKind, ...]]
+    #: Whether ``forward(views, mining=True)`` differs: a mining / cross phase from ``mining_epoch``.
+    has_mining_phase: ClassVar[bool] = True
     #: What DDP needs to know: every method gathers keys from all ranks before enqueueing.
     ddp_semantics: ClassVar[str] = "keys all-gathered across ranks before entering the queue"
     #: Source of per-step randomness, set by the subclasses that draw any (and by the trainer).

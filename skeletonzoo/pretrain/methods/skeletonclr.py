@@ -34,6 +34,7 @@ class SkeletonCLR(ContrastiveMethod):
 
     name = "skeletonclr"
     views = ("normal", "normal")
+    has_mining_phase = False  # ``mining`` is ignored (SGCLR too)
 
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__(config)
