@@ -460,8 +460,11 @@ def np_blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return sum(w[k] * padded[:, k : k + t] for k in range(15))
 
 
-def np_joint_noise(x: np.ndarray, joint: int, uniform: Callable[[float, float, int, int, int], float]) -> np.ndarray:
-    """``noise_joint_fix``: per frame and person, skip empty ones, redraw joint ``joint``."""
+def np_joint_noise(
+    x: np.ndarray, joint: int | np.ndarray, uniform: Callable[[float, float, int, int, int], float | np.ndarray]
+) -> np.ndarray:
+    """``noise_joint_fix``: per frame and person, skip empty ones, redraw joint ``joint`` (an index,
+    or the original's one-element array with ``(1, 1)`` values)."""
     x = x.copy()
     for t in range(x.shape[1]):
         for m in range(x.shape[3]):
@@ -489,80 +492,108 @@ def np_strong_pinned(x: np.ndarray, p: dict[str, np.ndarray], i: int) -> np.ndar
     return np_joint_noise(x, int(p["joint"][i]), lambda lo, hi, t, m, c: lo + u[t, m, c] * (hi - lo))
 
 
-def np_strong_random(x: np.ndarray) -> np.ndarray:
-    """The strong view with vectorised ``np.random`` draws (a leaner per-sample baseline)."""
-    rs = np.random
+class VectorisedDraws:
+    """The per-sample chains' random draws from ``np.random``, vectorised where it can (the
+    leaner per-sample baseline). Each method is one step's draw, in the chain's call order."""
+
+    def crop_start(self, high: int) -> int:
+        return int(np.random.randint(0, high))
+
+    def shear(self) -> tuple[Sequence[float], Sequence[float]]:
+        return np.random.uniform(-0.5, 0.5, 3), np.random.uniform(-0.5, 0.5, 3)
+
+    def coin(self) -> float:  # flip, noise and axis-mask coins
+        return float(np.random.random_sample())
+
+    def main_axis(self) -> int:
+        return int(np.random.randint(0, 3))
+
+    def angle(self, high: float) -> float:
+        return float(np.random.uniform(0, high))
+
+    def add_noise(self, x: np.ndarray) -> np.ndarray:
+        return x + np.random.normal(0, 0.01, x.shape)
+
+    def sigma(self) -> float:
+        return float(np.random.uniform(0.1, 2))
+
+    def blur_coin(self) -> float:
+        return float(np.random.random_sample())
+
+    def mask_axis(self) -> int:
+        return int(np.random.randint(0, 3))
+
+    def joint(self, num_joints: int) -> int | np.ndarray:
+        return int(np.random.choice(num_joints))
+
+    def joint_value(self, low: float, high: float) -> float | np.ndarray:
+        return float(np.random.uniform(low, high))
+
+
+class OriginalDraws(VectorisedDraws):
+    """The original's calls, one by one as ``aug_cases.json`` records them: Python ``random``
+    for its ``py`` draws, ``np.random`` with the recorded arguments for its ``np`` draws
+    (``choice(25, 1)``, ``uniform(lo, hi, (1, 1))`` per joint-noise value)."""
+
+    def shear(self) -> tuple[Sequence[float], Sequence[float]]:
+        return [random.uniform(-0.5, 0.5) for _ in range(3)], [random.uniform(-0.5, 0.5) for _ in range(3)]
+
+    def coin(self) -> float:
+        return random.random()
+
+    def main_axis(self) -> int:
+        return random.randint(0, 2)
+
+    def angle(self, high: float) -> float:
+        return random.uniform(0, high)
+
+    def add_noise(self, x: np.ndarray) -> np.ndarray:
+        return x.copy() + np.random.normal(0, 0.01, size=x.shape)
+
+    def sigma(self) -> float:
+        return random.uniform(0.1, 2)
+
+    def mask_axis(self) -> int:
+        return random.randint(0, 2)
+
+    def joint(self, num_joints: int) -> int | np.ndarray:
+        return np.random.choice(num_joints, 1)  # an array of one index, as the original
+
+    def joint_value(self, low: float, high: float) -> float | np.ndarray:
+        return np.random.uniform(low, high, (1, 1))
+
+
+def np_strong(x: np.ndarray, draws: VectorisedDraws) -> np.ndarray:
+    """The strong view of one sample (SPEC §8 order) with ``draws``' random calls. The blur is the
+    NumPy sum of shifted copies (the original runs a torch ``conv2d`` per sample)."""
     t = x.shape[1]
-    x = np_crop(x, rs.randint(0, 2 * (t // 6) + 1))
-    x = np_linear(x, np_shear_matrix(rs.uniform(-0.5, 0.5, 3), rs.uniform(-0.5, 0.5, 3)))
-    if rs.random_sample() < 0.5:
+    x = np_linear(np_crop(x, draws.crop_start(2 * (t // 6) + 1)), np_shear_matrix(*draws.shear()))
+    if draws.coin() < 0.5:
         x = x[:, :, list(NTU_FLIP_INDEX)]
-    main = rs.randint(0, 3)
-    for r in np_rotation([rs.uniform(0, 30) if a == main else rs.uniform(0, 1) for a in range(3)]):
+    main = draws.main_axis()
+    for r in np_rotation([draws.angle(30) if a == main else draws.angle(1) for a in range(3)]):
         x = np_linear(x, r)
-    if rs.random_sample() < 0.5:
-        x = x + rs.normal(0, 0.01, x.shape)
-    sigma = rs.uniform(0.1, 2)
-    if rs.random_sample() < 0.5:
+    if draws.coin() < 0.5:
+        x = draws.add_noise(x)
+    sigma = draws.sigma()
+    if draws.blur_coin() < 0.5:
         x = np_blur(x, sigma)
-    if rs.random_sample() < 0.5:
+    if draws.coin() < 0.5:
         x = x.copy()
-        x[rs.randint(0, 3)] = 0
-    return np_joint_noise(x, rs.choice(x.shape[2]), lambda lo, hi, t, m, c: rs.uniform(lo, hi))
+        x[draws.mask_axis()] = 0
+    joint = draws.joint(x.shape[2])
+    return np_joint_noise(x, joint, lambda lo, hi, t, m, c: draws.joint_value(lo, hi))
 
 
-def np_normal_random(x: np.ndarray) -> np.ndarray:
-    rs = np.random
-    x = np_crop(x, rs.randint(0, 2 * (x.shape[1] // 6) + 1))
-    return np_linear(x, np_shear_matrix(rs.uniform(-0.5, 0.5, 3), rs.uniform(-0.5, 0.5, 3)))
-
-
-def np_shear_original(x: np.ndarray) -> np.ndarray:
-    """``shear``: six Python ``random.uniform(-r, r)`` draws, as the original calls them."""
-    s1 = [random.uniform(-0.5, 0.5) for _ in range(3)]
-    s2 = [random.uniform(-0.5, 0.5) for _ in range(3)]
-    return np_linear(x, np_shear_matrix(s1, s2))
-
-
-def np_strong_original(x: np.ndarray) -> np.ndarray:
-    """The strong view with the original's calls, one by one as ``aug_cases.json`` records them
-    (Python ``random`` for its ``py`` draws, ``np.random`` with the recorded arguments for its
-    ``np`` draws: ``choice(25, 1)``, ``uniform(lo, hi, (1, 1))`` per joint-noise value). The
-    blur is the NumPy sum of shifted copies (the original runs a torch ``conv2d`` per sample)."""
-    rs = np.random
-    t = x.shape[1]
-    x = np_shear_original(np_crop(x, rs.randint(0, 2 * (t // 6) + 1)))
-    if random.random() < 0.5:
-        x = x[:, :, list(NTU_FLIP_INDEX)]
-    main = random.randint(0, 2)
-    for r in np_rotation([random.uniform(0, 30) if a == main else random.uniform(0, 1) for a in range(3)]):
-        x = np_linear(x, r)
-    if random.random() < 0.5:
-        x = x.copy() + rs.normal(0, 0.01, size=x.shape)
-    sigma = random.uniform(0.1, 2)
-    if rs.random_sample() < 0.5:
-        x = np_blur(x, sigma)
-    if random.random() < 0.5:
-        x = x.copy()
-        x[random.randint(0, 2)] = 0
-    joint = rs.choice(x.shape[2], 1)  # an array of one index, as the original
-    x = x.copy()
-    for ti in range(50):
-        for m in range(2):
-            if x[:, ti, :, m].sum() == 0:
-                continue
-            for c in range(3):
-                x[c, ti, joint, m] = rs.uniform(x[c, ti, :, m].min(), x[c, ti, :, m].max(), (1, 1))
-    return x
-
-
-def np_normal_original(x: np.ndarray) -> np.ndarray:
-    return np_shear_original(np_crop(x, np.random.randint(0, 2 * (x.shape[1] // 6) + 1)))
+def np_normal(x: np.ndarray, draws: VectorisedDraws) -> np.ndarray:
+    """The normal view of one sample: crop, shear."""
+    x = np_crop(x, draws.crop_start(2 * (x.shape[1] // 6) + 1))
+    return np_linear(x, np_shear_matrix(*draws.shear()))
 
 
 def check_original_calls(parity: Path) -> float | None:
     """Replay the draws ``aug_cases.json`` recorded from the original through
-    ``np_strong_original``/``np_normal_original`` (every call must come in the recorded order,
+    ``np_strong``/``np_normal`` with ``OriginalDraws`` (every call must come in the recorded order,
     and every draw be used) and return the largest difference from ``aug.npz``; ``None``
     without the fixture."""
     if not (parity / "aug_cases.json").exists():
@@ -596,8 +627,8 @@ def check_original_calls(parity: Path) -> float | None:
                 for (module, name), stream in fakes.items():
                     fake = functools.partial(replay, stream, name)
                     stack.enter_context(unittest.mock.patch.object(module, name, fake))
-                fn = np_normal_original if case.startswith("normal") else np_strong_original
-                out = fn(arrays[cases[case]["input"]].astype(np.float64))
+                fn = np_normal if case.startswith("normal") else np_strong
+                out = fn(arrays[cases[case]["input"]].astype(np.float64), OriginalDraws())
             if draws or u:
                 raise SystemExit(f"{case}: {len(draws)} recorded draws not used by the baseline")
             worst = max(worst, float(np.abs(out - arrays[f"{case}/out"]).max()))
@@ -771,18 +802,19 @@ def bench_augment(repeats: int, n: int = 64, batches: int = 8) -> dict[str, floa
     random.seed(0)
     g = torch.Generator().manual_seed(6)
     sv, nv = strong_view(), normal_view()
+    original, vectorised = OriginalDraws(), VectorisedDraws()
 
     def run_original() -> None:
         for s in xs:
-            np_strong_original(s.astype(np.float64))
-            np_normal_original(s.astype(np.float64))
-            np_normal_original(s.astype(np.float64))
+            np_strong(s.astype(np.float64), original)
+            np_normal(s.astype(np.float64), original)
+            np_normal(s.astype(np.float64), original)
 
     def run_numpy() -> None:
         for s in xs:
-            np_strong_random(s.astype(np.float64))
-            np_normal_random(s.astype(np.float64))
-            np_normal_random(s.astype(np.float64))
+            np_strong(s.astype(np.float64), vectorised)
+            np_normal(s.astype(np.float64), vectorised)
+            np_normal(s.astype(np.float64), vectorised)
 
     def run_ours() -> None:
         for _ in range(batches):
