@@ -12,18 +12,21 @@ from skeletonzoo.data import PreparedSplit, write_prepared
 TINY_ENCODER = {"hidden_channels": 4, "hidden_dim": 16}
 
 
-def tiny_prepared(root: Path, n: int = 24, t: int = 12, m: int = 1, seed: int = 0) -> Path:
-    """Random-walk skeletons (N, 3, T, 25, M) in a prepared directory with train/test splits."""
+def tiny_prepared(root: Path, n: int = 24, t: int = 12, m: int = 1, seed: int = 0, layout: str = "ntu25") -> Path:
+    """Random-walk skeletons (N, 3, T, V, M) in a prepared directory with train/test splits."""
+    from skeletonzoo.skeleton import get_layout
+
+    v = get_layout(layout).num_joints
     rng = np.random.default_rng(seed)
-    base = rng.normal(size=(n, 3, 1, 25, m)) * 0.3
-    walk = np.cumsum(rng.normal(size=(n, 3, t, 25, m)) * 0.02, axis=2)
+    base = rng.normal(size=(n, 3, 1, v, m)) * 0.3
+    walk = np.cumsum(rng.normal(size=(n, 3, t, v, m)) * 0.02, axis=2)
     positions = (base + walk).astype(np.float32)
     labels = np.arange(n) % 3
     names = [f"clip{i:03d}" for i in range(n)]
     write_prepared(
         root,
         {"train": PreparedSplit(positions, labels, names), "test": PreparedSplit(positions[:6], labels[:6], names[:6])},
-        dataset="toy", benchmark="xsub", layout="ntu25", num_classes=3,
+        dataset="toy", benchmark="xsub", layout=layout, num_classes=3,
     )  # fmt: skip
     return root
 

@@ -15,7 +15,7 @@ import torch
 from pretrain_helpers import tiny_prepared, tiny_recipe
 
 from skeletonzoo.checkpoint import load_checkpoint
-from skeletonzoo.pretrain.recipe import load_recipe
+from skeletonzoo.pretrain.recipe import RecipeError, load_recipe
 from skeletonzoo.pretrain.trainer import FAULT_ENV, NonFiniteLossError, Trainer, TrainingInterrupted
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,6 +163,24 @@ def test_data_layout_and_batch_checks(tmp_path, data):
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "msmclr", batch_size=6))
     with pytest.raises(ValueError, match="divisible by 8"):
         Trainer(recipe, data, tmp_path / "run", progress=False)
+
+
+def test_strong_view_flips_the_encoders_layout(tmp_path):
+    """AimCLR on 20-joint NW-UCLA skeletons: the flip swaps that layout's left/right joints."""
+    data = tiny_prepared(tmp_path / "data", layout="nwucla20")
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "aimclr", epochs=1,
+                                     **{"model.encoder.layout": "nwucla20", "optimizer.lr_steps": []}))
+    trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    flip = trainer.views["strong"].flip.index
+    assert flip == (0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15)
+    result = trainer.run()
+    assert result.epochs_run == 1 and result.weights.exists()
+
+
+def test_methods_with_ntu_groupings_refuse_other_layouts(tmp_path):
+    for method, grouping in (("msmclr", "msmclr_parts10"), ("crosscale-sgclr", "crosscale_parts10")):
+        with pytest.raises(RecipeError, match=f"{grouping}.*defined on 'ntu25'.*layout is 'nwucla20'"):
+            load_recipe(tiny_recipe(tmp_path / "r.yaml", method, **{"model.encoder.layout": "nwucla20"}))
 
 
 def test_export_only_records_the_epochs_actually_run(tmp_path, data):

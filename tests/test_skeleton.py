@@ -128,3 +128,40 @@ def test_grouping_apply_is_the_group_mean():
     torch.testing.assert_close(x @ p, out)
     body = MSMCLR_BODIES_5.apply(x, dim=-1)
     assert body[1, 4].item() == pytest.approx(25 + (0 + 1 + 2 + 3 + 20) / 5)
+
+
+# joints without a side (spine, head, neck, nose), which a mirror image leaves in place
+_CENTRE_JOINTS = {
+    "ntu25": {"SpineBase", "SpineMid", "Neck", "Head", "SpineShoulder"},
+    "nwucla20": {"HipCenter", "Spine", "ShoulderCenter", "Head"},
+    "coarse10": {"Spine", "NeckHead"},
+    "coarse5": {"Trunk"},
+    "openpose18": {"Nose", "Neck"},
+    "coco17": {"nose"},
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_mirror_index_swaps_left_and_right(layout):
+    lay = get_layout(layout)
+    mirror = lay.mirror_index
+    assert sorted(mirror) == list(range(lay.num_joints))
+    assert all(mirror[mirror[v]] == v for v in range(lay.num_joints))  # an involution
+    fixed = {name for v, name in enumerate(lay.joint_names) if mirror[v] == v}
+    assert fixed == _CENTRE_JOINTS[layout]
+    for v, name in enumerate(lay.joint_names):  # a sided joint goes to the other side's same joint
+        if name not in fixed:
+            other = lay.joint_names[mirror[v]]
+            assert other.lower().replace("right", "left") == name.lower().replace("right", "left") or (
+                {name[0], other[0]} == {"L", "R"} and name[1:] == other[1:]
+            ), (name, other)
+    # a mirror image of the skeleton is the same graph: every edge maps onto an edge
+    edges = {frozenset(e) for e in lay.edges}
+    assert {frozenset((mirror[i], mirror[j])) for i, j in lay.edges} == edges
+
+
+def test_ntu_mirror_index_is_the_original_flip():
+    from skeletonzoo.pretrain.augment import NTU_FLIP_INDEX
+
+    assert get_layout("ntu25").mirror_index == NTU_FLIP_INDEX
+    assert get_layout("openpose18").mirror_index[2] == get_layout("openpose18").index("LShoulder")

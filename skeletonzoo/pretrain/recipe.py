@@ -125,6 +125,7 @@ class Recipe(BaseModel):
     def _check(self) -> Recipe:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; methods: {sorted(METHODS)}")
+        METHODS[self.method].check_layout(self.model.encoder.layout)
         if self.stream not in STREAMS:
             raise ValueError(f"unknown stream {self.stream!r}")
         for s in self.optimizer.lr_steps:

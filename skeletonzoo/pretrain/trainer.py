@@ -54,6 +54,7 @@ from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
 from ..exceptions import SkeletonZooError
 from ..models import SkeletonEncoder
+from ..skeleton.layouts import get_layout
 from ._provenance import hardware, software
 from .augment import Compose
 from .methods import METHODS, ContrastiveMethod
@@ -240,9 +241,12 @@ class Trainer:
 
     def _build_views(self) -> dict[str, Compose]:
         aug = self.recipe.augment
+        # the flip swaps the left and right joints of the encoder's layout (for ntu25 exactly
+        # the original's re-indexing)
+        mirror = get_layout(self.recipe.model.encoder.layout).mirror_index
         return {
             "normal": normal_view(aug.shear, aug.crop_ratio),
-            "strong": strong_view(aug.shear, aug.crop_ratio, corrected=aug.corrected),
+            "strong": strong_view(aug.shear, aug.crop_ratio, flip_index=mirror, corrected=aug.corrected),
         }
 
     # -- data -----------------------------------------------------------------------------

@@ -8,7 +8,9 @@ A :class:`Layout` is everything the rest of the library needs to know about a jo
   direction of a listed pair, so orientation is part of the definition);
 * ``parents`` give the bone stream: ``bone[v] = joint[v] - joint[parents[v]]`` (a root maps to
   itself, so its bone is zero);
-* ``center`` is the joint the spatial partition measures distances to.
+* ``center`` is the joint the spatial partition measures distances to;
+* :attr:`Layout.mirror_index` (derived from the names' left/right markers) maps each joint to
+  its mirror-image joint, for the spatial-flip augmentation.
 
 The layouts the papers use: NTU RGB+D (Kinect v2, 25 joints), NW-UCLA (Kinect v1, 20 joints),
 the coarse 10-node and 5-node graphs of CrosScale-SGCLR, OpenPose-18 (the ST-GCN Kinetics
@@ -17,6 +19,7 @@ graph) and COCO-17 (for the 2D-keypoint adapter).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -68,6 +71,27 @@ class Layout:
         """Number of joints ``V``."""
         return len(self.joint_names)
 
+    @property
+    def mirror_index(self) -> tuple[int, ...]:
+        """``mirror_index[v]``: the joint that takes joint ``v``'s place in a mirror image.
+
+        Derived from the joint names: ``Left``/``Right``, ``left``/``right`` and OpenPose's
+        ``L``/``R`` prefix (``LShoulder``) swap; a joint without a side (spine, head, nose)
+        maps to itself. For ``ntu25`` this is exactly the original ``random_spatial_flip``
+        re-indexing (``pretrain.augment.NTU_FLIP_INDEX``).
+
+        Raises:
+            ValueError: if a sided joint has no counterpart in the layout.
+        """
+        names = {name: i for i, name in enumerate(self.joint_names)}
+        index = []
+        for name in self.joint_names:
+            mirrored = _mirror_name(name)
+            if mirrored not in names:
+                raise ValueError(f"layout {self.name!r}: joint {name!r} has no mirror joint {mirrored!r}")
+            index.append(names[mirrored])
+        return tuple(index)
+
     def index(self, joint_name: str) -> int:
         """Index of a joint by name (raises ``KeyError`` listing the names)."""
         try:
@@ -79,6 +103,17 @@ class Layout:
 
     def __repr__(self) -> str:
         return f"Layout({self.name!r}, V={self.num_joints})"
+
+
+_SIDE = {"Left": "Right", "Right": "Left", "left": "right", "right": "left"}
+# Left/Right anywhere (NTU "HandTipLeft", COCO "left_eye"), or an L/R prefix before a capital
+# (OpenPose "LShoulder", "REye")
+_SIDE_PATTERN = re.compile(r"Left|Right|left|right|^[LR](?=[A-Z])")
+
+
+def _mirror_name(name: str) -> str:
+    """``"ElbowLeft" -> "ElbowRight"``, ``"left_eye" -> "right_eye"``, ``"LEye" -> "REye"``."""
+    return _SIDE_PATTERN.sub(lambda m: _SIDE.get(m.group(), "R" if m.group() == "L" else "L"), name)
 
 
 def _one_based(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

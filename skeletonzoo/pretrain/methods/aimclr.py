@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ...models import MotionAttention, MultiScaleMotionBranch, SkeletonEncoder
+from ...skeleton.groupings import MSMCLR_BODIES_5, MSMCLR_PARTS_10
 from ..attention_drop import EnergyAttentionDrop
 from ..losses import (
     contrastive_logits,
@@ -126,6 +127,7 @@ class MsMCLR(AimCLR):
     """AimCLR with the strong branch replaced by multi-scale motion attention."""
 
     name = "msmclr"
+    joint_groupings = (MSMCLR_PARTS_10, MSMCLR_BODIES_5)  # the part and body scales
 
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__(config, generator)

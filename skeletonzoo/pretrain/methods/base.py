@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ...models import EncoderConfig, MotionAttention, ProjectionHead, SkeletonEncoder
+from ...skeleton.groupings import JointGrouping
+from ...skeleton.layouts import get_layout
 from ..moco import KeyQueue, gather_keys, momentum_update_, reference_init_
 
 __all__ = [
@@ -125,12 +127,32 @@ class ContrastiveMethod(nn.Module):
     has_mining_phase: ClassVar[bool] = True
     #: What DDP needs to know: every method gathers keys from all ranks before enqueueing.
     ddp_semantics: ClassVar[str] = "keys all-gathered across ranks before entering the queue"
+    #: Joint groupings the method averages the encoder's joints by; they are defined on one
+    #: layout, which the encoder must then have (empty: any layout).
+    joint_groupings: ClassVar[tuple[JointGrouping, ...]] = ()
     #: Source of per-step randomness, set by the subclasses that draw any (and by the trainer).
     generator: torch.Generator | None
 
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__()
+        self.check_layout(config.encoder.layout)
         self.config = config
+
+    @classmethod
+    def check_layout(cls, layout: str) -> None:
+        """Raise ``ValueError`` unless the method's joint groupings are defined on ``layout``."""
+        name = get_layout(layout).name
+        for grouping in cls.joint_groupings:
+            if get_layout(grouping.source_layout).name != name:
+                from . import METHODS  # the registry imports this module
+
+                anywhere = ", ".join(k for k, m in METHODS.items() if not m.joint_groupings)
+                raise ValueError(
+                    f"{cls.name} averages joints into {grouping.name!r}, which is defined on "
+                    f"{grouping.source_layout!r} joints, but the encoder's layout is {layout!r}; "
+                    f"train {cls.name} on {grouping.source_layout!r} data (model.encoder.layout="
+                    f"{grouping.source_layout}), or use a method that works on any layout ({anywhere})"
+                )
 
     # -- construction helpers ------------------------------------------------------------------
     def _make_key(self, query: _Module, generator: torch.Generator | None) -> _Module:

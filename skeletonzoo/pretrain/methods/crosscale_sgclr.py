@@ -30,13 +30,14 @@ pairs are momentum-updated every step; there is no parity fixture for this varia
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ...data.streams import motion
 from ...models import ProjectionHead, ScaleProjectionHead, SkeletonEncoder
-from ...skeleton.groupings import CROSSCALE_PARTS_10
+from ...skeleton.groupings import CROSSCALE_PARTS_10, JointGrouping
 from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce, mined_info_nce, queue_similarity, top_k_mask
 from ..moco import KeyQueue, gather_keys
@@ -57,6 +58,7 @@ class CrosScaleSGCLR(ContrastiveMethod):
     name = "crosscale-sgclr"
     views = ("normal", "normal")
     second = "scale"
+    joint_groupings: ClassVar[tuple[JointGrouping, ...]] = (CROSSCALE_PARTS_10,)  # the second encoder's input
 
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__(config)
@@ -162,6 +164,7 @@ class CrosViewSGCLR(CrosScaleSGCLR):
 
     name = "crosview-sgclr"
     second = "motion"
+    joint_groupings = ()  # the second input is the motion stream: any layout
 
     def _build_second(self) -> EncoderWithHead:
         return build_encoder_with_head(self.config)
