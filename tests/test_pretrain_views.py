@@ -163,3 +163,13 @@ def test_joint_noise_on_a_non_contiguous_batch():
     torch.testing.assert_close(out, JointNoise().apply(x.contiguous(), **params), rtol=0, atol=0)
     with pytest.raises(ValueError, match="needs it contiguous"):
         JointNoise.apply_(x, params["joint"], params["u"])
+
+
+def test_views_refuse_2d_coordinates_with_what_to_do():
+    x = torch.zeros(2, 2, 10, 25, 1)  # x, y only
+    g = torch.Generator().manual_seed(0)
+    for view in (strong_view(), normal_view()):
+        with pytest.raises(ValueError, match=r"3-D skeletons .* got shape \(2, 2, 10, 25, 1\).*adapt_layout"):
+            view(x, g)
+    with pytest.raises(ValueError, match=r"needs \(N, C, C\) = \(2, 3, 3\) matrices, got \(2, 2, 2\)"):
+        linear_map(torch.zeros(2, 3, 4, 5, 1), torch.eye(2).expand(2, 2, 2))

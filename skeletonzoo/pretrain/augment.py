@@ -55,9 +55,22 @@ def _uniform(n: int, low: float, high: float, g: torch.Generator, device: torch.
     return low + (high - low) * torch.rand((n, *shape), generator=g, device=device, dtype=torch.float64)
 
 
+def _require_xyz(x: torch.Tensor, step: str) -> None:
+    """Shear and rotation are 3-D maps: raise a clear error for other coordinate counts."""
+    if x.dim() != 5 or x.shape[1] != 3:
+        raise ValueError(
+            f"{step} acts on 3-D skeletons (N, 3, T, V, M) with x, y, z coordinates; got shape "
+            f"{tuple(x.shape)}. Lift 2-D keypoints to 3-D first (z = 0), e.g. with "
+            f"skeletonzoo.data.adapt_layout (docs/data.md)"
+        )
+
+
 def linear_map(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     """``p' = R_n p`` for every point of sample ``n``: ``(N, C, T, V, M)``, ``(N, C, C)`` -> same shape."""
     n = x.shape[0]
+    if matrix.shape != (n, x.shape[1], x.shape[1]):
+        raise ValueError(f"a batch of shape {tuple(x.shape)} needs (N, C, C) = {(n, x.shape[1], x.shape[1])} "
+                         f"matrices, got {tuple(matrix.shape)}")  # fmt: skip
     return torch.bmm(matrix.to(x.dtype), x.reshape(n, x.shape[1], -1)).view(x.shape)
 
 
@@ -173,6 +186,7 @@ class Shear(Augmentation):
         self.r = r
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        _require_xyz(x, "Shear")
         n = x.shape[0]
         a = _uniform(n, -self.r, self.r, generator, x.device, 3)
         b = _uniform(n, -self.r, self.r, generator, x.device, 3)
@@ -252,6 +266,7 @@ class Rotate(Augmentation):
         self.other_degrees = other_degrees
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        _require_xyz(x, "Rotate")
         n = x.shape[0]
         main = torch.randint(0, 3, (n,), generator=generator, device=x.device)
         u = torch.rand((n, 3), generator=generator, device=x.device, dtype=torch.float64)
