@@ -223,10 +223,12 @@ class Trainer:
     def _check_data(self) -> None:
         meta = self.data.meta
         layout = self.recipe.model.encoder.layout
-        if meta.layout != layout:
+        if get_layout(meta.layout).name != get_layout(layout).name:
             raise ValueError(
                 f"{self.data.root}: positions are in layout {meta.layout!r} but recipe "
-                f"{self.recipe.name!r} trains a {layout!r} encoder; prepare the data for {layout!r}"
+                f"{self.recipe.name!r} trains a {layout!r} encoder; train on the data's layout "
+                f"(--set model.encoder.layout={meta.layout}) or give data in {layout!r} "
+                f"(skeletonzoo.data.adapt_layout maps between layouts, write_prepared stores them)"
             )
         shape = self.data.positions.shape
         if shape[1] != self.recipe.model.encoder.in_channels:
