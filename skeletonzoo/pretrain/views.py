@@ -25,6 +25,7 @@ from .augment import (
     Shear,
     SpatialFlip,
     TemporalCrop,
+    _flip_mismatch,
     crop_source,
     gather_points,
     linear_map,
@@ -68,7 +69,7 @@ class StrongView(Compose):
         p_crop, p_shear, p_flip, p_rotate, p_noise, p_blur, p_mask, p_joint = params
         n, c, t, v, _ = x.shape
         if len(self.flip.index) != v:
-            raise ValueError(f"flip index has {len(self.flip.index)} joints, batch has V={v}")
+            raise ValueError(_flip_mismatch(len(self.flip.index), v))
         device = x.device
 
         # 1. where each output point comes from: the crop's frame, the flip's joint (exact copies)
