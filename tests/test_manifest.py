@@ -46,6 +46,7 @@ PINNED: dict[tuple[str, str], int] = {
     ("msmclr-nwucla-xview", "d70536d2673a4d64ddc32658300f26ce52f1dfe96ca3fe2b746543d17c59b319"): 3720788,
     ("skeletonclr-nwucla-xview", "a9c885a18e6e4e4c3108f8fb66c0334275ec37d6df69f550bc58fedd9c4de931"): 3720460,
     ("aimclr-nwucla-xview", "edba4b239927bf7eb2f66887630b0d60311f48f5b07c71e965af4e1b448279ea"): 3720476,
+    ("sgclr-nwucla-xview", "60511a145c1bf770e46496ddc8652f88ba43d8e96f74f78d663571a233593d36"): 3720380,
 }
 
 
