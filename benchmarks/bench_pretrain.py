@@ -722,7 +722,9 @@ def last_block_conv_seconds(
         b = None if module.bias is None else module.bias.detach().clone().requires_grad_(grad)
         prepared.append((x, w, b, module, grad))
         r, c, t, v = shape
-        flops += 2.0 * r * t * v * c * module.out_channels * 9 * (3 if grad else 1)  # stride 1: T' = T
+        k, stride, pad = module.kernel_size[0], module.stride[0], module.padding[0]
+        t_out = (t + 2 * pad - k) // stride + 1  # type: ignore[operator]
+        flops += 2.0 * r * t_out * v * c * module.out_channels * k * (3 if grad else 1)  # backward: 2x forward
 
     def run() -> None:
         for x, w, b, module, grad in prepared:

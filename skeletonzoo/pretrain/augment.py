@@ -223,9 +223,15 @@ class SpatialFlip(Augmentation):
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         return {"flip": _flag(x.shape[0], self.p, generator, x.device)}
 
+    def check_joints(self, num_joints: int) -> None:
+        """Raise ``ValueError`` unless the flip index is for ``num_joints`` joints."""
+        if num_joints != len(self.index):
+            raise ValueError(f"flip index has {len(self.index)} joints, batch has V={num_joints}; pass the "
+                             f"batch layout's index, e.g. flip_index=get_layout('nwucla20').mirror_index "
+                             f"(skeletonzoo.skeleton)")  # fmt: skip
+
     def apply(self, x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        if x.shape[3] != len(self.index):
-            raise ValueError(_flip_mismatch(len(self.index), x.shape[3]))
+        self.check_joints(x.shape[3])
         chosen = flip.nonzero().view(-1)
         if chosen.numel() == 0:
             return x
@@ -236,11 +242,6 @@ class SpatialFlip(Augmentation):
         if self.mirror:
             flipped[:, 0].neg_()
         return x.index_copy(0, chosen, flipped)
-
-
-def _flip_mismatch(index_joints: int, batch_joints: int) -> str:
-    return (f"flip index has {index_joints} joints, batch has V={batch_joints}; pass the batch layout's "
-            f"index, e.g. flip_index=get_layout('nwucla20').mirror_index (skeletonzoo.skeleton)")  # fmt: skip
 
 
 def rotation_matrices(degrees: torch.Tensor) -> torch.Tensor:

@@ -149,7 +149,6 @@ class Recipe(BaseModel):
         )
 
 
-
 def recipe_dir() -> Path:
     """The folder of the bundled recipes."""
     return Path(str(resources.files(__package__).joinpath("recipes")))

@@ -25,7 +25,6 @@ from .augment import (
     Shear,
     SpatialFlip,
     TemporalCrop,
-    _flip_mismatch,
     crop_source,
     gather_points,
     linear_map,
@@ -68,8 +67,7 @@ class StrongView(Compose):
         """``x`` ``(N, C, T, V, M)`` with the draws of :meth:`sample` -> the strong view, same shape."""
         p_crop, p_shear, p_flip, p_rotate, p_noise, p_blur, p_mask, p_joint = params
         n, c, t, v, _ = x.shape
-        if len(self.flip.index) != v:
-            raise ValueError(_flip_mismatch(len(self.flip.index), v))
+        self.flip.check_joints(v)
         device = x.device
 
         # 1. where each output point comes from: the crop's frame, the flip's joint (exact copies)
