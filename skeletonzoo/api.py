@@ -313,7 +313,11 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
         except KeyError as exc:
             raise ValueError(str(exc.args[0])) from None
         if source.num_joints != v:
-            raise ValueError(f"input has V={v} joints but layout={layout!r} has V={source.num_joints}")
+            fitting = [name for name, lay in LAYOUTS.items() if lay.num_joints == v]
+            hint = (f"layouts with V={v}: {', '.join(fitting)}" if fitting
+                    else f"no known layout has V={v} (skeletonzoo.skeleton.LAYOUTS lists them)")
+            raise ValueError(f"input has V={v} joints but layout={layout!r} has V={source.num_joints}; "
+                             f"pass the layout your data is in ({hint})")
         if source.name != target and (source.name, target) not in ADAPTERS:
             raise ValueError(f"no adapter from layout {source.name!r} to {_label(model)}'s layout {target!r}")
         return source.name
@@ -353,11 +357,14 @@ def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) 
     def show(indices: list[int]) -> str:
         return ", ".join(map(str, indices[:10])) + (f", ... ({len(indices)} in all)" if len(indices) > 10 else "")
 
+    def which(indices: list[int], verb: str, verb_one: str) -> str:
+        return f"samples {show(indices)} {verb}" if len(indices) > 1 else f"sample {indices[0]} {verb_one}"
+
     if bad:
-        raise ValueError(f"samples {show(bad)} contain NaN or inf values; clean or drop them before embedding")
+        raise ValueError(f"{which(bad, 'contain', 'contains')} NaN or inf values; clean or drop them before embedding")
     if crowded:
         raise ValueError(
-            f"samples {show(crowded)} have data in persons beyond the {num_persons} the model was trained with "
+            f"{which(crowded, 'have', 'has')} data in persons beyond the {num_persons} the model was trained with "
             f"(M={samples.shape[2]}); select the persons to embed first"
         )
 

@@ -106,6 +106,9 @@ def test_nan_and_extra_persons_name_the_samples(ntu_bone):
     x[3, 2, 0, 0, 1] = np.inf
     with pytest.raises(ValueError, match="samples 1, 3 contain NaN or inf"):
         skeletonzoo.embed(ntu_bone, x)
+    x[3, 2, 0, 0, 1] = 0.0
+    with pytest.raises(ValueError, match="sample 1 contains NaN or inf"):
+        skeletonzoo.embed(ntu_bone, x)
     crowded = _raw(4, 10, 25, 3)
     crowded[[0, 2], ..., 2] = 0
     with pytest.raises(ValueError, match="samples 1, 3 have data in persons beyond the 2"):
@@ -124,8 +127,10 @@ def test_layout_argument_runs_the_adapter(ntu_bone, ucla):
     np.testing.assert_allclose(
         skeletonzoo.embed(ntu_bone, clips, layout="nwucla20"), skeletonzoo.embed(ntu_bone, adapted), atol=2e-5
     )
-    with pytest.raises(ValueError, match="V=25 joints but layout='nwucla20' has V=20"):
+    with pytest.raises(ValueError, match="V=25 joints but layout='nwucla20' has V=20; .*layouts with V=25: ntu25"):
         skeletonzoo.embed(ntu_bone, _raw(1, 5, 25, 1), layout="nwucla20")
+    with pytest.raises(ValueError, match="no known layout has V=7"):
+        skeletonzoo.embed(ntu_bone, _raw(1, 5, 7, 1), layout="nwucla20")
     # NW-UCLA models take their own Kinect v1 clips by default, and NTU-layout input as well
     expected = _plain(ucla, NWUCLA_PREPROCESS(torch.from_numpy(clips)))
     np.testing.assert_allclose(skeletonzoo.embed(ucla, clips), expected, atol=2e-5)

@@ -153,7 +153,10 @@ def test_refusals_say_what_to_do(capsys, tmp_path, data_dir, checkpoint, encoder
     assert rc == 2 and "safetensors" in err
 
     rc, _, err = _run(capsys, str(checkpoint), "--data", str(tmp_path / "missing"))
-    assert rc == 2 and "not a prepared dataset" in err
+    assert rc == 2 and "not a prepared dataset" in err and "skeletonzoo prepare" in err
+    (tmp_path / "unfinished").mkdir()
+    rc, _, err = _run(capsys, str(checkpoint), "--data", str(tmp_path / "unfinished"))
+    assert rc == 2 and "no meta.json" in err and "run it again" in err
 
 
 @pytest.mark.slow

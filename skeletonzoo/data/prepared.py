@@ -192,8 +192,12 @@ def read_prepared_meta(root: str | Path) -> PreparedMeta:
     root = Path(root)
     path = root / "meta.json"
     if not path.is_file():
-        hint = " (an unfinished `skeletonzoo prepare`? run it again to complete it)" if root.is_dir() else ""
-        raise FileNotFoundError(f"{root} is not a prepared dataset: no meta.json{hint}")
+        if root.is_dir():
+            hint = "no meta.json (an unfinished `skeletonzoo prepare`? run it again to complete it)"
+        else:
+            hint = ("the directory does not exist; make one from the raw dataset with "
+                    "`skeletonzoo prepare DATASET --raw RAW --out DIR` (docs/data.md)")
+        raise FileNotFoundError(f"{root} is not a prepared dataset: {hint}")
     try:
         meta = PreparedMeta.model_validate(json.loads(path.read_text()))
     except (ValidationError, json.JSONDecodeError) as exc:
