@@ -43,17 +43,21 @@ def test_lr_schedule_and_mining_phase(tmp_path):
     assert lrs == [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
 
 
-def test_run_logs_checkpoints_and_exports(tmp_path, data):
+def test_run_logs_checkpoints_and_exports(tmp_path, data, capsys):
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "crosscale-sgclr"))
     out = tmp_path / "run"
     result = Trainer(recipe, data, out, progress=False).run()
     assert result.epochs_run == 3
+    lines = [line for line in capsys.readouterr().err.splitlines() if " epoch " in line]
+    assert len(lines) == 3 and all(line.endswith(" samples/s)") for line in lines), lines
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if r["event"] == "step"]
     assert [r["global_step"] for r in steps] == list(range(1, 10))  # 24 clips / batch 8 = 3 steps x 3 epochs
     epochs = [r for r in records if r["event"] == "epoch"]
     assert [r["mining"] for r in epochs] == [False, True, True]  # mining_epoch=1: cross phase from epoch 2
     assert [r["lr"] for r in epochs] == pytest.approx([0.05, 0.05, 0.005])
+    # 3 steps of 8 clips per epoch over the epoch's wall time (rounded to 10 ms in the log)
+    assert all(r["samples_per_s"] == pytest.approx(24 / r["seconds"], rel=0.05) for r in epochs), epochs
     assert all(r["joint"] > 0 and r["scale"] > 0 for r in steps)
 
     loaded = load_checkpoint(result.weights)

@@ -505,13 +505,16 @@ class Trainer:
             bar.close()
         seconds = time.perf_counter() - epoch_start
         means = {k: v / max(counted, 1) for k, v in sums.items()}
+        # the steps this process ran (after a resume mid-epoch, only those), over their wall time
+        rate = counted * recipe.batch_size / seconds if counted else 0.0
         record = {"event": "epoch", "epoch": epoch, "global_step": self.position.global_step, "lr": lr,
-                  "seconds": round(seconds, 2), "mining": self.method.is_mining(epoch), **means}  # fmt: skip
+                  "seconds": round(seconds, 2), "samples_per_s": round(rate, 2),
+                  "mining": self.method.is_mining(epoch), **means}  # fmt: skip
         self._log(record)
         if self.is_main and not self.progress:
             terms = " ".join(f"{k} {v:.4f}" for k, v in means.items())
-            print(f"[{recipe.name}] epoch {epoch}/{recipe.epochs} {terms} lr {lr:g} ({seconds:.1f} s)",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(f"[{recipe.name}] epoch {epoch}/{recipe.epochs} {terms} lr {lr:g} "
+                  f"({seconds:.1f} s, {rate:.1f} samples/s)", file=sys.stderr, flush=True)  # fmt: skip
 
     # -- export ---------------------------------------------------------------------------
     def provenance(self, wall_time_s: float) -> dict[str, Any]:
