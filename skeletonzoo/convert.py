@@ -19,6 +19,7 @@ import hashlib
 import pickle
 import pickletools
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -223,7 +224,11 @@ def read_reference_state(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's safe unpickler warns about any pickle protocol but 2 before it reads (or
+            # refuses) the file; what it finds is reported below, so the warning is only noise
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
             OSError, KeyError, IndexError, TypeError) as exc:
         objects = _pickled_globals(path)

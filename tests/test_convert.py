@@ -101,6 +101,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # our error alone: torch's pickle-protocol warning is muted
 def test_pickled_object_is_refused_and_never_run(tmp_path):
     marker = tmp_path / "PWNED"
     payload = _Payload()
