@@ -64,3 +64,10 @@ def test_errors_name_the_field(tmp_path):
     bad.write_text("method: simclr\ndataset: x\nbenchmark: y\n")
     with pytest.raises(RecipeError, match="unknown method 'simclr'"):
         load_recipe(bad)
+
+
+def test_summary_says_which_augmentations():
+    """Model cards carry the summary: a corrected strong view must be visible there."""
+    assert "corrected augmentations" in load_recipe("msmclr-nwucla-xview").summary()
+    assert "original-code augmentations" in load_recipe("msmclr-ntu60-xsub").summary()
+    assert "corrected augmentations" in load_recipe("aimclr-ntu60-xsub", ["augment.corrected=true"]).summary()

@@ -141,11 +141,13 @@ class Recipe(BaseModel):
             phase = f"mining off (from epoch {m.mining_epoch} of {self.epochs})"
         else:
             phase = f"mining after epoch {m.mining_epoch}"
+        views = "corrected" if self.augment.corrected else "original-code"
         return (
             f"{self.name}: {self.method} on {self.dataset}-{self.benchmark} ({self.stream}), "
             f"{self.epochs} epochs, batch {self.batch_size}, lr {self.optimizer.lr} "
             f"(x{self.optimizer.gamma} after {list(self.optimizer.lr_steps)}), queue {m.queue_size}, "
-            f"T={m.temperature}, m={m.momentum}, {phase}, amp {self.amp}, seed {self.seed}"
+            f"T={m.temperature}, m={m.momentum}, {phase}, "
+            f"{views} augmentations, amp {self.amp}, seed {self.seed}"
         )
 
 
