@@ -44,6 +44,7 @@ PINNED: dict[tuple[str, str], int] = {
     ("aimclr-nwucla-xview", "6cb92b882503af2992f9b3fc8a452b3d7d2021dac6d3967709d876597217b6e2"): 3720404,
     ("msmclr-nwucla-xview", "62db3348a0ecdc2479bce068abd6d12f82b34320e94008555be3aba2cf24b6e7"): 3720412,
     ("msmclr-nwucla-xview", "d70536d2673a4d64ddc32658300f26ce52f1dfe96ca3fe2b746543d17c59b319"): 3720788,
+    ("msmclr-nwucla-xview", "c5a43b40d1633630aebef38cb5bcd88797a5e4ebd3ddff7e3bb38da4a7dca8f4"): 3720420,
     ("skeletonclr-nwucla-xview", "a9c885a18e6e4e4c3108f8fb66c0334275ec37d6df69f550bc58fedd9c4de931"): 3720460,
     ("aimclr-nwucla-xview", "edba4b239927bf7eb2f66887630b0d60311f48f5b07c71e965af4e1b448279ea"): 3720476,
     ("sgclr-nwucla-xview", "60511a145c1bf770e46496ddc8652f88ba43d8e96f74f78d663571a233593d36"): 3720380,
@@ -458,3 +459,32 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     result.manifest_entry.write_text(json.dumps(exported))
     with pytest.raises(CheckpointError, match="describes another file"):
         publish(name, result.weights, manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg2")
+
+
+TRAINING_LOGS = Path(__file__).resolve().parents[1] / "docs" / "training-logs"
+
+
+def test_kept_training_logs_belong_to_published_weights_and_their_recipe():
+    """docs/training-logs: each NAME.SHA12.recipe.json is the recipe of published weights of NAME
+    and, for the newest weights, what the bundled recipe resolves to now; its log covers every
+    epoch of that recipe."""
+    import gzip
+
+    from skeletonzoo.pretrain.recipe import load_recipe
+
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    recipes = sorted(TRAINING_LOGS.glob("*.recipe.json"))
+    assert recipes, f"no kept recipes in {TRAINING_LOGS}"
+    for path in recipes:
+        name, sha12 = path.name.removesuffix(".recipe.json").rsplit(".", 1)
+        versions = {w.sha256[:12]: w for w in manifest.models[name].weights}
+        assert sha12 in versions, f"{path.name}: no published {name} weights {sha12}"
+        kept = json.loads(path.read_text())
+        assert versions[sha12].training.recipe == kept["name"] == name
+        assert versions[sha12].training.seed == kept["seed"]
+        if manifest.models[name].latest.sha256[:12] == sha12:
+            resolved = json.loads(load_recipe(name).model_dump_json())
+            assert resolved == kept, f"{name}'s recipe no longer resolves to {path.name}"
+        with gzip.open(path.with_name(f"{name}.{sha12}.metrics.jsonl.gz"), "rt") as f:
+            epochs = [r["epoch"] for r in map(json.loads, f) if r["event"] == "epoch"]
+        assert epochs == list(range(1, kept["epochs"] + 1))
