@@ -461,7 +461,7 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
         publish(name, result.weights, manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg2")
 
 
-TRAINING_LOGS = Path(__file__).resolve().parents[1] / "docs" / "training-logs"
+TRAINING_LOGS = REPO / "docs" / "training-logs"
 
 
 def test_kept_training_logs_belong_to_published_weights_and_their_recipe():
