@@ -11,7 +11,7 @@
 """
 
 from .aimclr import AimCLR, MsMCLR
-from .base import ContrastiveMethod, EncoderWithHead, MethodConfig, MethodOutput
+from .base import ContrastiveMethod, EncoderWithHead, MethodConfig, MethodOutput, SingleBranchMethod
 from .crosscale_sgclr import CrosScaleSGCLR, CrosViewSGCLR
 from .skeletonclr import SGCLR, SkeletonCLR
 
@@ -29,6 +29,7 @@ __all__ = [
     "MethodConfig",
     "MethodOutput",
     "ContrastiveMethod",
+    "SingleBranchMethod",
     "EncoderWithHead",
     "SkeletonCLR",
     "SGCLR",

@@ -24,9 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from ...models import MotionAttention, MultiScaleMotionBranch, SkeletonEncoder
+from ...models import MotionAttention, MultiScaleMotionBranch
 from ...skeleton.groupings import MSMCLR_BODIES_5, MSMCLR_PARTS_10
 from ..attention_drop import EnergyAttentionDrop
 from ..losses import (
@@ -37,12 +36,12 @@ from ..losses import (
     queue_similarity,
     top_k_mask,
 )
-from ..moco import KeyQueue, gather_keys
+from ..moco import gather_keys
 from .base import (
-    ContrastiveMethod,
     EncoderWithHead,
     MethodConfig,
     MethodOutput,
+    SingleBranchMethod,
     build_encoder_with_head,
     normalized_projection,
 )
@@ -50,7 +49,7 @@ from .base import (
 __all__ = ["AimCLR", "MsMCLR"]
 
 
-class AimCLR(ContrastiveMethod):
+class AimCLR(SingleBranchMethod):
     """Extreme view + attention drop, DDM loss, nearest-neighbour mining."""
 
     name = "aimclr"
@@ -70,15 +69,6 @@ class AimCLR(ContrastiveMethod):
 
     def _build_query(self) -> EncoderWithHead:
         return build_encoder_with_head(self.config)
-
-    def branch_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.encoder_q, self.encoder_k)]
-
-    def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
-        return {"joint": (self.encoder_q.backbone, self.encoder_q.head)}
-
-    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
-        return [(self.queue, self.encoder_k(im_k))]
 
     def strong_projections(self, im_e: torch.Tensor) -> list[torch.Tensor]:
         """Normalised projections of the extreme view: ``[q_e, q_ed]``."""

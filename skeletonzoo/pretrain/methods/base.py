@@ -208,6 +208,27 @@ class ContrastiveMethod(nn.Module):
         return epoch > self.config.mining_epoch
 
 
+class SingleBranchMethod(ContrastiveMethod):
+    """A method with one query/key encoder pair and one queue (SkeletonCLR, SGCLR, AimCLR, MsMCLR).
+
+    Subclasses build ``encoder_q``, ``encoder_k`` and ``queue`` in ``__init__``; the zoo export
+    is the query side as the ``joint`` component.
+    """
+
+    encoder_q: EncoderWithHead
+    encoder_k: EncoderWithHead
+    queue: KeyQueue
+
+    def branch_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.encoder_q, self.encoder_k)]
+
+    def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
+        return {"joint": (self.encoder_q.backbone, self.encoder_q.head)}
+
+    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
+        return [(self.queue, self.encoder_k(im_k))]
+
+
 def build_encoder_with_head(config: MethodConfig, encoder: EncoderConfig | None = None) -> EncoderWithHead:
     """A query side: ST-GCN + ProjectionHead(hidden_dim -> feature_dim)."""
     enc = encoder or config.encoder

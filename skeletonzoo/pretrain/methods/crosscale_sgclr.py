@@ -177,4 +177,3 @@ class CrosViewSGCLR(CrosScaleSGCLR):
 
     def cross_phase_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         return self.branch_pairs()
-

@@ -18,18 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from ...models import SkeletonEncoder
 from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce
-from ..moco import KeyQueue, gather_keys
-from .base import ContrastiveMethod, MethodConfig, MethodOutput, build_encoder_with_head
+from ..moco import gather_keys
+from .base import MethodConfig, MethodOutput, SingleBranchMethod, build_encoder_with_head
 
 __all__ = ["SkeletonCLR", "SGCLR"]
 
 
-class SkeletonCLR(ContrastiveMethod):
+class SkeletonCLR(SingleBranchMethod):
     """MoCo with a key queue on two normal views."""
 
     name = "skeletonclr"
@@ -48,15 +46,6 @@ class SkeletonCLR(ContrastiveMethod):
 
     def _cut_key_graph(self, generator: torch.Generator | None) -> None:
         """SkeletonCLR keeps the full graph; SGCLR overrides this."""
-
-    def branch_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.encoder_q, self.encoder_k)]
-
-    def query_components(self) -> dict[str, tuple[SkeletonEncoder, nn.Module]]:
-        return {"joint": (self.encoder_q.backbone, self.encoder_q.head)}
-
-    def key_queues(self, im_k: torch.Tensor) -> list[tuple[KeyQueue, torch.Tensor]]:
-        return [(self.queue, self.encoder_k(im_k))]
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
         """``views = (im_q, im_k)``."""
