@@ -44,9 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     if not rows:
         raise SystemExit("the reports share no metric")
     width = max(len(name) for name, *_ in rows)
-    print(f"{'metric':<{width}}  " + "  ".join(f"{p.stem:>10.10}" for p in args.reports) + "    mean    std   range")
+    columns = [max(6, len(p.stem)) for p in args.reports]  # each run's column as wide as its file's name
+    header = "  ".join(f"{p.stem:>{w}}" for p, w in zip(args.reports, columns))
+    print(f"{'metric':<{width}}  {header}    mean    std   range")
     for name, values, mean, std in rows:
-        cells = "  ".join(f"{v:>10.2f}" for v in values)
+        cells = "  ".join(f"{v:>{w}.2f}" for v, w in zip(values, columns))
         print(f"{name:<{width}}  {cells}  {mean:6.2f}  {std:5.2f}  {min(values):.2f}-{max(values):.2f}")
 
 
