@@ -213,3 +213,31 @@ def test_revision_selects_an_earlier_published_entry():
     a = load_eval_model("msmclr-nwucla-xview", revision=weights[0].sha256[:12]).encoder.state_dict()
     b = load_eval_model("msmclr-nwucla-xview").encoder.state_dict()
     assert not torch.equal(a["data_bn.weight"], b["data_bn.weight"])  # the default is the newest, another file
+
+
+def test_recorded_command_names_the_threads_and_keeps_the_process_thread_count(capsys, tmp_path, data_dir, checkpoint):
+    before = torch.get_num_threads()
+    for typed, expected in (([], f"--threads {before}"), (["--threads", "2"], "--threads 2")):
+        out_json = tmp_path / "t.json"
+        rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "knn", *typed,
+                          "--json", str(out_json))  # fmt: skip
+        assert rc == 0, err
+        command = json.loads(out_json.read_text())["metrics"][0]["command"]
+        assert command.count("--threads") == 1 and expected in command
+        assert "--revision" not in command  # a checkpoint path names its weights itself
+        assert torch.get_num_threads() == before
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(checkpoint), "--data", str(data_dir), "--threads", "0"])
+    assert exit_info.value.code == 2 and "--threads must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_recorded_command_pins_the_weights_of_a_zoo_name():
+    from skeletonzoo.cli.evaluate import recorded_command
+
+    typed = ["msmclr-nwucla-xview", "--data", "data/nwucla", "--protocol", "linear"]
+    assert recorded_command(typed, revision="c5a43b40d163", threads=2) == (
+        "skeletonzoo-eval msmclr-nwucla-xview --data data/nwucla --protocol linear --revision c5a43b40d163 --threads 2"
+    )
+    # what was typed is kept, not repeated
+    kept = recorded_command([*typed, "--revision=001c04", "--threads", "1"], revision=None, threads=4)
+    assert kept.endswith("--revision=001c04 --threads 1") and kept.count("--revision") == kept.count("--threads") == 1

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", choices=["joint", "motion", "bone"], help="stream of a --random-init encoder")
     p.add_argument("--seed", type=int, default=0, help="seeds initialisations, shuffles, subsets (default 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument(
+        "--threads", type=int, metavar="N",
+        help="torch CPU threads (default: torch's, one per core). The trained probes' last digits depend on it "
+        "(float32 sums split over threads round differently and the papers' lr-3.0 probe amplifies that), so "
+        "the recorded command always names it",
+    )  # fmt: skip
     p.add_argument("--json", metavar="OUT", help="write the metric records and full results to this file")
     p.add_argument("--batch-size", type=int, default=256, help="samples per forward pass when extracting")
     p.add_argument(
@@ -81,7 +87,35 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo-eval``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, not {args.threads}")
+    threads_before = torch.get_num_threads()
+    try:
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        return _evaluate(args, argv)
+    finally:
+        torch.set_num_threads(threads_before)  # main() may be called from Python: leave the process as it was
+
+
+def recorded_command(argv: Sequence[str], *, revision: str | None, threads: int) -> str:
+    """The ``skeletonzoo-eval`` command line a metric record keeps, made to re-measure the same thing.
+
+    ``argv`` is what was typed. When a zoo name was evaluated without ``--revision``,
+    ``revision`` (the loaded weights' sha256 prefix) is added, so the command still names these
+    weights after newer ones are published; ``--threads`` is added when not typed.
+    """
+    words = list(argv)
+    if revision is not None and "--revision" not in words and not any(w.startswith("--revision=") for w in words):
+        words += ["--revision", revision]
+    if "--threads" not in words and not any(w.startswith("--threads=") for w in words):
+        words += ["--threads", str(threads)]
+    return shlex.join(["skeletonzoo-eval", *words])
+
+
+def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         from ..data.prepared import read_prepared_meta
         from ..evaluate import EvalSettings, FinetuneRecipe, KNNConfig, LinearRecipe, evaluate_model, load_eval_model
@@ -111,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size,
             ignore_preprocessing=args.ignore_preprocessing,
         )  # fmt: skip
-        command = shlex.join(["skeletonzoo-eval", *argv])
+        published = getattr(model.encoder, "published", None)  # set by load() for a zoo name
+        revision = published.sha256[:12] if published is not None and args.revision is None else None
+        command = recorded_command(argv, revision=revision, threads=torch.get_num_threads())
         report = evaluate_model(model, args.data, settings, device=device, command=command)
     except (SkeletonZooError, FileNotFoundError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
