@@ -488,3 +488,25 @@ def test_kept_training_logs_belong_to_published_weights_and_their_recipe():
         with gzip.open(path.with_name(f"{name}.{sha12}.metrics.jsonl.gz"), "rt") as f:
             epochs = [r["epoch"] for r in map(json.loads, f) if r["event"] == "epoch"]
         assert epochs == list(range(1, kept["epochs"] + 1))
+
+
+def test_measured_metrics_name_the_weights_and_thread_count_they_were_measured_with():
+    """Each skeletonzoo-measured metric's command re-measures it: a zoo name carries ``--revision``
+    naming exactly those weights (by name alone it would load the newest) and ``--threads``
+    (the trained probes' results depend on the thread count; docs/evaluation.md)."""
+    import shlex
+
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    checked = 0
+    for name, record in manifest.models.items():
+        for weights in record.weights:
+            for metric in weights.metrics:
+                words = shlex.split(metric.command)
+                assert words[:2] == ["skeletonzoo-eval", name], f"{name} {metric.name}: {metric.command}"
+                revision = words[words.index("--revision") + 1] if "--revision" in words else None
+                assert revision is not None and weights.matches_revision(revision), (
+                    f"{name} {weights.sha256[:12]} {metric.name}: {metric.command!r} does not name these weights"
+                )
+                assert "--threads" in words and int(words[words.index("--threads") + 1]) >= 1, metric.command
+                checked += 1
+    assert checked >= 14 * 10  # every published NW-UCLA entry carries its 14 measured metrics
