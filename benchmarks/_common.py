@@ -18,14 +18,23 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 def machine() -> str:
     """One line describing the machine and the torch build."""
     cpu = platform.processor() or platform.machine()
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+                if not line.strip():  # the first processor's block is enough
                     break
     except OSError:
         pass
+    cpu = fields.get("model name", cpu)
+    if "cpu family" in fields:
+        # virtual machines often report a bare "AMD EPYC" or "Intel(R) Xeon(R) Processor": the
+        # family/model and the vector extensions tell CPU generations apart (their speeds differ 2x)
+        flags = set(fields.get("flags", "").split())
+        isa = next((f for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if f in flags), "")
+        cpu += f" (family {fields['cpu family']}, model {fields.get('model', '?')}{', ' + isa if isa else ''})"
     gpu = ""
     if torch.cuda.is_available():
         gpu = f", GPU {torch.cuda.get_device_name(0)}"
