@@ -217,13 +217,15 @@ def test_revision_selects_an_earlier_published_entry():
 
 def test_recorded_command_names_the_threads_and_keeps_the_process_thread_count(capsys, tmp_path, data_dir, checkpoint):
     before = torch.get_num_threads()
-    for typed, expected in (([], f"--threads {before}"), (["--threads", "2"], "--threads 2")):
+    # an abbreviation argparse accepts counts as typed
+    cases = (([], f"--threads {before}"), (["--threads", "2"], "--threads 2"), (["--thr", "2"], "--thr 2"))
+    for typed, expected in cases:
         out_json = tmp_path / "t.json"
         rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "knn", *typed,
                           "--json", str(out_json))  # fmt: skip
         assert rc == 0, err
         command = json.loads(out_json.read_text())["metrics"][0]["command"]
-        assert command.count("--threads") == 1 and expected in command
+        assert command.count("--thr") == 1 and expected in command
         assert "--revision" not in command  # a checkpoint path names its weights itself
         assert torch.get_num_threads() == before
     with pytest.raises(SystemExit) as exit_info:
@@ -239,5 +241,5 @@ def test_recorded_command_pins_the_weights_of_a_zoo_name():
         "skeletonzoo-eval msmclr-nwucla-xview --data data/nwucla --protocol linear --revision c5a43b40d163 --threads 2"
     )
     # what was typed is kept, not repeated
-    kept = recorded_command([*typed, "--revision=001c04", "--threads", "1"], revision=None, threads=4)
+    kept = recorded_command([*typed, "--revision=001c04", "--threads", "1"], revision=None, threads=None)
     assert kept.endswith("--revision=001c04 --threads 1") and kept.count("--revision") == kept.count("--threads") == 1

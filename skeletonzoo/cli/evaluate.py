@@ -100,17 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(threads_before)  # main() may be called from Python: leave the process as it was
 
 
-def recorded_command(argv: Sequence[str], *, revision: str | None, threads: int) -> str:
+def recorded_command(argv: Sequence[str], *, revision: str | None, threads: int | None) -> str:
     """The ``skeletonzoo-eval`` command line a metric record keeps, made to re-measure the same thing.
 
-    ``argv`` is what was typed. When a zoo name was evaluated without ``--revision``,
-    ``revision`` (the loaded weights' sha256 prefix) is added, so the command still names these
-    weights after newer ones are published; ``--threads`` is added when not typed.
+    ``argv`` is what was typed; ``revision`` and ``threads`` are what it left out (``None``: it
+    gave them, in any spelling argparse accepts). ``--revision`` (the loaded weights' sha256
+    prefix) keeps a zoo name's command naming these weights after newer ones are published.
     """
     words = list(argv)
-    if revision is not None and "--revision" not in words and not any(w.startswith("--revision=") for w in words):
+    if revision is not None:
         words += ["--revision", revision]
-    if "--threads" not in words and not any(w.startswith("--threads=") for w in words):
+    if threads is not None:
         words += ["--threads", str(threads)]
     return shlex.join(["skeletonzoo-eval", *words])
 
@@ -147,7 +147,8 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         )  # fmt: skip
         published = getattr(model.encoder, "published", None)  # set by load() for a zoo name
         revision = published.sha256[:12] if published is not None and args.revision is None else None
-        command = recorded_command(argv, revision=revision, threads=torch.get_num_threads())
+        threads = torch.get_num_threads() if args.threads is None else None
+        command = recorded_command(argv, revision=revision, threads=threads)
         report = evaluate_model(model, args.data, settings, device=device, command=command)
     except (SkeletonZooError, FileNotFoundError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
