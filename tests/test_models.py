@@ -144,3 +144,49 @@ def test_motion_attention_closed_form():
         y = (s @ tok).view_as(down) + down
         expected = torch.sigmoid(att.conv_up(y)) * x + x
         torch.testing.assert_close(att(x), expected)
+
+
+_NARROW_PROJECTION_CHECK = """
+import torch
+from skeletonzoo.models.stgcn import ResidualProjection
+torch.manual_seed(0)
+for c_in in range(1, 10):
+    proj = ResidualProjection(c_in, 8, stride=2).train()
+    x = torch.randn(8, c_in, 50, 25).contiguous(memory_format=torch.channels_last).requires_grad_()
+    probe = torch.randn(8, 8, 25, 25, dtype=torch.float64)  # loss = <out, probe>: no gradient is ~0
+    for _ in range(3):  # oneDNN's AVX2 kernel hung on the second backward
+        (proj(x) * probe.float()).sum().backward()
+    # the same projection in float64 (no oneDNN): output and every gradient, BN on its running
+    # statistics (under batch statistics the conv bias's gradient is exactly 0: nothing to compare)
+    ref = ResidualProjection(c_in, 8, stride=2).double().eval()
+    ref.load_state_dict(proj.state_dict())
+    proj.eval()
+    x64 = x.detach().double().requires_grad_()
+    out, out64 = proj(x), ref(x64)
+    assert out.shape == (8, 8, 25, 25), out.shape
+    torch.testing.assert_close(out.double(), out64, atol=1e-5, rtol=1e-5)
+    for p in [x, *proj.parameters()]:
+        p.grad = None  # drop what the three passes above accumulated
+    (out * probe.float()).sum().backward()
+    (out64 * probe).sum().backward()
+    for got, want in [(x.grad, x64.grad), *((p.grad, q.grad) for p, q in zip(proj.parameters(), ref.parameters()))]:
+        # float32 sums of up to 8 * 25 * 25 products: a tolerance relative to the gradient's size
+        torch.testing.assert_close(got.double(), want, atol=1e-5 * float(want.abs().max()), rtol=1e-5)
+print("ok")
+"""
+
+
+def test_strided_projection_with_few_input_channels_trains_and_is_exact():
+    """A block with a strided projection of 1-9 input channels (tiny test encoders): forward and
+    backward, repeated, match float64. Run in a child process because the failure this guards
+    against (oneDNN's AVX2 strided 1x1 weight gradient, stgcn.ResidualProjection) hangs or kills
+    the process instead of raising."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _NARROW_PROJECTION_CHECK], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("a strided ResidualProjection with few input channels hung in backward")
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
