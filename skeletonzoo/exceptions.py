@@ -15,6 +15,7 @@ __all__ = [
     "DataFormatError",
     "PrepareError",
     "DataMismatchError",
+    "SlowPrecisionWarning",
 ]
 
 
@@ -86,3 +87,8 @@ class PrepareError(SkeletonZooError):
 
 class DataMismatchError(SkeletonZooError, ValueError):
     """Data was prepared differently from what the model expects (layout, preprocessing)."""
+
+
+class SlowPrecisionWarning(UserWarning):
+    """A requested precision runs on slow emulated kernels on this hardware (the result is still
+    correct); the message names the faster setting."""

@@ -225,3 +225,45 @@ def test_provenance_records_the_code_at_start_and_every_resumed_segment(tmp_path
     entry = json.loads(result.manifest_entry.read_text())
     assert entry["training"]["software"]["git_commit"] == "aaa" and "software_segments" not in entry["training"]
     assert "Resumed under other code" in result.model_card.read_text()
+
+
+@pytest.mark.parametrize("has_kernels", [False, True])
+def test_bf16_on_a_cpu_without_bf16_kernels_warns_with_the_float32_setting(tmp_path, data, monkeypatch, has_kernels):
+    """amp: bf16 on an AVX2 CPU emulates bfloat16 (~13x slower than float32 there): the trainer
+    says so and names --set amp=none; float32 recipes and CPUs with the kernels stay silent."""
+    import warnings
+
+    import skeletonzoo.pretrain.trainer as trainer_module
+    from skeletonzoo.exceptions import SlowPrecisionWarning
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_kernels", lambda: has_kernels)
+    for amp in ("bf16", "none"):
+        recipe = load_recipe(tiny_recipe(tmp_path / f"{amp}.yaml", "skeletonclr", amp=amp))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Trainer(recipe, data, tmp_path / f"run-{amp}", progress=False)
+        slow = [w for w in caught if issubclass(w.category, SlowPrecisionWarning)]
+        if amp == "bf16" and not has_kernels:
+            assert len(slow) == 1 and "--set amp=none" in str(slow[0].message)
+            assert "without bfloat16 kernels" in str(slow[0].message)
+        else:
+            assert slow == []
+
+
+def test_cpu_bf16_kernel_check_agrees_with_the_cpu_flags(monkeypatch):
+    """oneDNN's bf16 kernels need AVX-512 (bw, vl, dq): the check says yes exactly there, from
+    torch's op and from the flags alone (a torch build without the op)."""
+    from skeletonzoo.pretrain._provenance import cpu_has_bf16_kernels
+
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    flags = next((line.split() for line in lines if line.startswith("flags")), None)
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo flags on this system to compare with")
+    expected = {"avx512bw", "avx512vl", "avx512dq"}.issubset(flags)
+    assert cpu_has_bf16_kernels() == expected
+
+    def missing() -> bool:
+        raise AttributeError("no such op in this build")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing)
+    assert cpu_has_bf16_kernels() == expected

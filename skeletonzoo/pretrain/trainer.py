@@ -37,6 +37,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,10 @@ from tqdm.auto import tqdm
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
-from ..exceptions import SkeletonZooError
+from ..exceptions import SkeletonZooError, SlowPrecisionWarning
 from ..models import SkeletonEncoder
 from ..skeleton.layouts import get_layout
-from ._provenance import hardware, software
+from ._provenance import cpu_has_bf16_kernels, hardware, software
 from .augment import Compose
 from .methods import METHODS, ContrastiveMethod
 from .recipe import Recipe
@@ -195,6 +196,16 @@ class Trainer:
             for module in self.method.modules():
                 if isinstance(module, SkeletonEncoder):
                     module.compute_dtype = torch.bfloat16
+            if self.device.type == "cpu" and self.is_main and not cpu_has_bf16_kernels():
+                warnings.warn(
+                    f"{recipe.name}: amp: bf16 on a CPU without bfloat16 kernels ({hardware(self.device)}; "
+                    "oneDNN has them from AVX-512 on) runs the ST-GCN blocks on emulated paths, about 13x "
+                    "slower than float32 (an MsMCLR step at batch 128: 160.5 s against 12.4 s on an AVX2 AMD "
+                    "EPYC, docs/benchmarks.md). To train in float32, add --set amp=none; the published "
+                    "NW-UCLA weights were trained in bf16, so float32 weights differ from them in rounding.",
+                    SlowPrecisionWarning,
+                    stacklevel=2,
+                )
         params = [p for p in self.method.parameters() if p.requires_grad]
         opt = recipe.optimizer
         self.optimizer = torch.optim.SGD(
