@@ -52,6 +52,7 @@ from _common import alternate, machine, median, write_section  # noqa: E402
 
 from skeletonzoo.convert import reference_encoder_key  # noqa: E402
 from skeletonzoo.models import SkeletonEncoder  # noqa: E402
+from skeletonzoo.pretrain._provenance import cpu_has_bf16_kernels  # noqa: E402
 from skeletonzoo.pretrain.augment import (  # noqa: E402
     NTU_FLIP_INDEX,
     AxisMask,
@@ -736,7 +737,35 @@ def last_block_conv_seconds(
     return seconds, flops / seconds / 1e9
 
 
-def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, object]:
+# aten operators that do the dense products of a step (convolutions, matrix products); their
+# self time is the part of a step that runs in oneDNN / BLAS kernels in both implementations
+DENSE_OPS = frozenset({"aten::mkldnn_convolution", "aten::convolution_backward", "aten::mm", "aten::bmm",
+                       "aten::addmm", "aten::baddbmm", "aten::addbmm", "aten::_convolution",
+                       "aten::cudnn_convolution", "aten::cudnn_convolution_backward"})  # fmt: skip
+
+
+def dense_product_seconds(step: Callable[[], None], device: torch.device) -> tuple[float, float]:
+    """One ``step`` under ``torch.profiler``: (seconds of self time in :data:`DENSE_OPS`, seconds
+    of the profiled step). CPU only (on CUDA the kernels run asynchronously): ``(nan, nan)``.
+
+    Why: both implementations compute the same convolutions and matrix products with the same
+    library kernels, so a step can be at most ``eager step / ours' dense seconds`` times
+    faster than eager's without computing fewer products; this is that bound, measured.
+    """
+    if device.type != "cpu":
+        return math.nan, math.nan
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        step()
+        wall = time.perf_counter() - start
+    dense_us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in DENSE_OPS)
+    return dense_us / 1e6, wall
+
+
+def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True) -> dict[str, object]:
+    """One case on ``device``: eager, ours in float32 and (``bf16``) ours with bf16 blocks."""
     method, n, m = CASES[case]
     ours = build_ours(method).to(device)
     eager = eager_from_ours(ours).to(device)
@@ -748,10 +777,12 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     # each check on a copy: a forward moves the key encoder and the queue
     loss_ours, loss_eager, proj_diff = check_step_equivalence(copy.deepcopy(ours), copy.deepcopy(eager), views)
-    ours_bf16 = copy.deepcopy(ours)
-    _set_blocks_dtype(ours_bf16, torch.bfloat16)
-    loss_bf16, _, proj_diff_bf16 = check_step_equivalence(ours_bf16, copy.deepcopy(eager), views)
-    del ours_bf16
+    loss_bf16 = proj_diff_bf16 = math.nan
+    if bf16:
+        ours_bf16 = copy.deepcopy(ours)
+        _set_blocks_dtype(ours_bf16, torch.bfloat16)
+        loss_bf16, _, proj_diff_bf16 = check_step_equivalence(ours_bf16, copy.deepcopy(eager), views)
+        del ours_bf16
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
     if abs(loss_ours - loss_eager) > 1e-4 * max(1.0, abs(loss_eager)) or proj_diff > 1e-4:
@@ -797,15 +828,22 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
 
         return run
 
-    fns = {"eager": step_eager, "fp32": step_ours(None), "bf16": step_ours(torch.bfloat16)}
+    fns = {"eager": step_eager, "fp32": step_ours(None)}
+    if bf16:
+        fns["bf16"] = step_ours(torch.bfloat16)
     times = alternate(fns, repeats, _sync(device))
     _set_blocks_dtype(ours, None)
     t = {k: median(v) for k, v in times.items()}
+    t.setdefault("bf16", math.nan)
+    view_times["bf16"] = view_times["bf16"] or [math.nan]
     # the last block's temporal convolution alone (copies: a forward moves keys and queues)
     conv_views = [augs[k](x, g_ours) for k in ours.views]
     ours_copy, eager_copy = copy.deepcopy(ours), copy.deepcopy(eager)
     conv_ours, gflops_ours = last_block_conv_seconds(ours_copy, lambda: ours_copy(conv_views), device, repeats)
     conv_eager, gflops_eager = last_block_conv_seconds(eager_copy, lambda: eager_copy(*conv_views), device, repeats)
+    # the dense products of one more step of each (profiled: not in the timings above)
+    dense_eager, profiled_eager = dense_product_seconds(step_eager, device)
+    dense_ours, profiled_ours = dense_product_seconds(step_ours(None), device)
     row = {"case": case, "device": device.type, "n": n, "m": m, "loss": loss_eager,
            "diff": abs(loss_ours - loss_eager), "bf16_diff": abs(loss_bf16 - loss_eager),
            "proj_diff": proj_diff, "proj_diff_bf16": proj_diff_bf16,
@@ -813,7 +851,10 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
            **{f"{k}_views_s": median(v) for k, v in view_times.items()},
            "conv_ours_s": conv_ours, "conv_eager_s": conv_eager, "conv_ours_gflops": gflops_ours,
            "conv_eager_gflops": gflops_eager,
-           "rest_ratio": (t["eager"] - conv_eager) / (t["fp32"] - conv_ours)}  # fmt: skip
+           "rest_ratio": (t["eager"] - conv_eager) / (t["fp32"] - conv_ours),
+           "dense_eager_s": dense_eager, "dense_ours_s": dense_ours,
+           "dense_share_eager": dense_eager / profiled_eager, "dense_share_ours": dense_ours / profiled_ours,
+           "dense_bound": t["eager"] / dense_ours, "eager_n_s": t["eager"], "fp32_n_s": t["fp32"]}  # fmt: skip
     print(f"{case} [{device.type}] N={n} M={m}: eager {n / t['eager']:.1f} samples/s, "
           f"ours fp32 {n / t['fp32']:.1f} ({t['eager'] / t['fp32']:.2f}x), "
           f"ours bf16 blocks {n / t['bf16']:.1f} ({t['eager'] / t['bf16']:.2f}x); "
@@ -822,7 +863,9 @@ def bench_step(case: str, device: torch.device, repeats: int) -> dict[str, objec
           f"step s eager {t['eager']:.2f}, fp32 {t['fp32']:.2f}, bf16 {t['bf16']:.2f}, of which views "
           f"{row['eager_views_s']:.2f} / {row['fp32_views_s']:.3f} / {row['bf16_views_s']:.3f}; "
           f"last block's temporal conv alone eager {conv_eager:.2f} s ({gflops_eager:.0f} GFLOP/s), "
-          f"ours {conv_ours:.2f} s ({gflops_ours:.0f} GFLOP/s); the rest of the step {row['rest_ratio']:.2f}x",
+          f"ours {conv_ours:.2f} s ({gflops_ours:.0f} GFLOP/s); the rest of the step {row['rest_ratio']:.2f}x; "
+          f"dense products (one profiled step) eager {dense_eager:.2f} s ({row['dense_share_eager']:.0%}), "
+          f"ours fp32 {dense_ours:.2f} s ({row['dense_share_ours']:.0%}): at most {row['dense_bound']:.2f}x",
           flush=True)  # fmt: skip
     return row
 
@@ -922,6 +965,10 @@ def main() -> None:
                         help="do not call skeletonzoo._malloc.retain_freed_memory()")  # fmt: skip
     parser.add_argument("--threads", type=int, default=min(torch.get_num_threads(), 16),
                         help="torch CPU threads (default: all cores, at most 16)")  # fmt: skip
+    parser.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                        help="time ours with bf16 blocks; auto: where the device has bfloat16 kernels "
+                             "(CUDA, a CPU with AVX-512), not on an AVX2 CPU (one emulated step takes "
+                             "minutes there)")  # fmt: skip
     parser.add_argument("--write", action="store_true", help="record results in docs/benchmarks.md")
     args = parser.parse_args()
     cases = [c for c in args.cases.split(",") if c]
@@ -938,7 +985,12 @@ def main() -> None:
     if torch.cuda.is_available() and not args.no_cuda:
         devices.append(torch.device("cuda"))
 
-    rows = [bench_step(case, device, args.repeats) for device in devices for case in cases]
+    def with_bf16(device: torch.device) -> bool:
+        if args.bf16 != "auto":
+            return args.bf16 == "on"
+        return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16_kernels()
+
+    rows = [bench_step(case, device, args.repeats, with_bf16(device)) for device in devices for case in cases]
     aug = None if args.no_augment else bench_augment(args.repeats)
 
     command = f"`python {shlex.join(sys.argv)}`"
@@ -961,15 +1013,23 @@ def main() -> None:
         "| last tconv s/step eager / ours (GFLOP/s) | fp32 ratio without it |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    def bf16_cell(value: object, spec: str) -> str:  # "-" where --bf16 left it out
+        return "-" if math.isnan(value) else format(value, spec)  # type: ignore[arg-type]
+
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['device']} | {r['n']}, {r['m']} | {r['eager_sps']:.1f} | {r['fp32_sps']:.1f} "
-            f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {r['bf16_sps']:.1f} | {r['bf16_sps'] / r['eager_sps']:.2f}x "
+            f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {bf16_cell(r['bf16_sps'], '.1f')} "
+            f"| {bf16_cell(r['bf16_sps'] / r['eager_sps'], '.2f')}{'' if math.isnan(r['bf16_sps']) else 'x'} "
             f"| {r['eager_views_s']:.2f} / {r['fp32_views_s']:.3f} "
-            f"| {r['diff']:.1e} / {r['bf16_diff']:.1e} | {r['proj_diff']:.1e} / {r['proj_diff_bf16']:.1e} "
+            f"| {r['diff']:.1e} / {bf16_cell(r['bf16_diff'], '.1e')} "
+            f"| {r['proj_diff']:.1e} / {bf16_cell(r['proj_diff_bf16'], '.1e')} "
             f"| {r['conv_eager_s']:.2f} ({r['conv_eager_gflops']:.0f}) / {r['conv_ours_s']:.2f} "
             f"({r['conv_ours_gflops']:.0f}) | {r['rest_ratio']:.2f}x |"
         )
+    if any(math.isnan(r["bf16_sps"]) for r in rows):  # type: ignore[arg-type]
+        lines += ["", "*-*: bf16 blocks not timed (`--bf16 auto` on a CPU without oneDNN's bfloat16 kernels, "
+                      "where autocast runs emulated paths; `--bf16 on` times them)."]  # fmt: skip
     if rows:
         lines += [
             "",
@@ -979,7 +1039,29 @@ def main() -> None:
             "at about the same speed in both, so only the rest of the step can differ: *fp32 ratio "
             "without it* is (eager step - its tconv) / (ours - its tconv). With the convolution near "
             "40 % of ours, a 2x float32 step would need the rest about 3x faster than eager's.",
+            "",
+            "Where the float32 steps' time goes: one more step of each under `torch.profiler` "
+            "(`dense_product_seconds`), the self time of the operators that do the dense products (all "
+            "convolutions and matrix products, forward and backward, which run in oneDNN / BLAS kernels in "
+            "both; ours' take less time than eager's because its graph convolution aggregates over joints "
+            "on the narrower input channels, `stgcn.GraphConv`). A float32 step computing ours' products "
+            "cannot be more than *eager step / ours' dense products* faster than eager's, however fast "
+            "everything else becomes.",
+            "",
+            "| case | device | dense products s/step eager / ours fp32 | share of the profiled step eager / ours "
+            "| fp32 ratio if the rest took no time | fp32 ratio of the rest (step minus dense products) |",
+            "|---|---|---|---|---|---|",
         ]
+        for r in rows:
+            if math.isnan(r["dense_ours_s"]):  # type: ignore[arg-type]
+                continue
+            rest_eager = r["eager_n_s"] - r["dense_eager_s"]  # type: ignore[operator]
+            rest_ours = r["fp32_n_s"] - r["dense_ours_s"]  # type: ignore[operator]
+            lines.append(
+                f"| {r['case']} | {r['device']} | {r['dense_eager_s']:.2f} / {r['dense_ours_s']:.2f} "
+                f"| {r['dense_share_eager']:.0%} / {r['dense_share_ours']:.0%} | {r['dense_bound']:.2f}x "
+                f"| {rest_eager / rest_ours:.2f}x |"
+            )
     if aug is not None:
         aug_lines = [
             "### Augmentations (`benchmarks/bench_pretrain.py`)",
