@@ -250,6 +250,26 @@ def test_bf16_on_a_cpu_without_bf16_kernels_warns_with_the_float32_setting(tmp_p
             assert slow == []
 
 
+def test_cli_prints_the_bf16_warning_as_one_line(tmp_path, data, monkeypatch, capsys):
+    import warnings
+
+    import skeletonzoo.pretrain.trainer as trainer_module
+    from skeletonzoo.cli.pretrain import main
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_kernels", lambda: False)
+    recipe_file = tiny_recipe(tmp_path / "r.yaml", "skeletonclr", amp="bf16", epochs=1, **{"optimizer.lr_steps": []})
+    shown_before = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main([str(recipe_file), "--data", str(data), "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    lines = [line for line in err if "bfloat16" in line]
+    assert len(lines) == 1 and lines[0].startswith("skeletonzoo-pretrain: warning: r: amp: bf16 on a CPU")
+    assert "--set amp=none" in lines[0] and not any("Trainer(" in line for line in err)
+    assert warnings.showwarning is shown_before  # restored for the rest of the process
+    assert (tmp_path / "run" / "r.safetensors").exists()  # a warning, not a stop
+
+
 def test_cpu_bf16_kernel_check_agrees_with_the_cpu_flags(monkeypatch):
     """oneDNN's bf16 kernels need AVX-512 (bw, vl, dq): the check says yes exactly there, from
     torch's op and from the flags alone (a torch build without the op)."""

@@ -11,11 +11,14 @@ Argument parsing only; the work is ``skeletonzoo.pretrain.trainer.Trainer``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
 
-from ..exceptions import SkeletonZooError
+from ..exceptions import SkeletonZooError, SlowPrecisionWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def _own_warnings_as_lines() -> Iterator[None]:
+    """Inside: skeletonzoo's warnings print as one ``skeletonzoo-pretrain: warning: ...`` line, like
+    its errors (not Python's file:line and source echo); other warnings as Python shows them."""
+    with warnings.catch_warnings():  # restores showwarning on the way out
+        python_show = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None, **_: Any) -> None:  # fmt: skip
+            if issubclass(category, SlowPrecisionWarning):
+                print(f"skeletonzoo-pretrain: warning: {message}", file=file or sys.stderr, flush=True)
+            else:
+                python_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo-pretrain``; returns the exit status."""
     parser = build_parser()
@@ -76,10 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         retain_freed_memory()
         words = argv if argv is not None else sys.argv[1:]
         command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in words)
-        trainer = Trainer(
-            recipe, args.data, args.out or f"runs/{recipe.name}", resume=args.resume or args.export_only,
-            device=args.device, command=command,
-        )  # fmt: skip
+        with _own_warnings_as_lines():
+            trainer = Trainer(
+                recipe, args.data, args.out or f"runs/{recipe.name}", resume=args.resume or args.export_only,
+                device=args.device, command=command,
+            )  # fmt: skip
         if args.export_only:
             if trainer.position.step_in_epoch:
                 raise ValueError(f"{trainer.checkpoint_path} stopped inside an epoch; --resume to finish it first")
