@@ -229,7 +229,7 @@ def test_provenance_records_the_code_at_start_and_every_resumed_segment(tmp_path
 
 @pytest.mark.parametrize("has_kernels", [False, True])
 def test_bf16_on_a_cpu_without_bf16_kernels_warns_with_the_float32_setting(tmp_path, data, monkeypatch, has_kernels):
-    """amp: bf16 on an AVX2 CPU emulates bfloat16 (~13x slower than float32 there): the trainer
+    """amp: bf16 on an AVX2 CPU emulates bfloat16 (10-13x slower than float32 there): the trainer
     says so and names --set amp=none; float32 recipes and CPUs with the kernels stay silent."""
     import warnings
 
