@@ -94,6 +94,24 @@ def test_normal_view_draws_and_result():
         torch.testing.assert_close(out[i], expected, rtol=0, atol=1e-12)
 
 
+def test_shear_draws_s1_then_s2_from_the_generator():
+    """The shear's matrix from one draw of 6N uniforms: a (the original's s1) is the first 3N,
+    b (s2) the next 3N, so the stream is the one that two draws of 3N made before."""
+    from skeletonzoo.pretrain.augment import Shear
+
+    x = _batch(5, 2, torch.float64)
+    g = torch.Generator().manual_seed(4)
+    matrix = Shear(0.3).sample(x, g)["matrix"]
+    g2 = torch.Generator().manual_seed(4)
+    a = torch.rand((5, 3), generator=g2, dtype=torch.float64) * 0.6 - 0.3
+    b = torch.rand((5, 3), generator=g2, dtype=torch.float64) * 0.6 - 0.3
+    expected = torch.ones(5, 3, 3, dtype=torch.float64)
+    expected[:, 0, 1], expected[:, 0, 2], expected[:, 1, 0] = a[:, 0], b[:, 0], a[:, 1]
+    expected[:, 1, 2], expected[:, 2, 0], expected[:, 2, 1] = b[:, 1], a[:, 2], b[:, 2]
+    torch.testing.assert_close(matrix, expected, rtol=0, atol=1e-15)
+    assert torch.equal(g.get_state(), g2.get_state())  # the generator ends where two draws leave it
+
+
 @pytest.mark.parametrize(
     "dtype, m",
     [(torch.float32, 1), (torch.float32, 2), (torch.float64, 1), (torch.float64, 2), (torch.float32, 3),

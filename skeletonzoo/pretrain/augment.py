@@ -188,20 +188,17 @@ class Shear(Augmentation):
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         _require_xyz(x, "Shear")
         n = x.shape[0]
-        a = _uniform(n, -self.r, self.r, generator, x.device, 3)
-        b = _uniform(n, -self.r, self.r, generator, x.device, 3)
+        # one draw of 6N numbers: the first 3N are a, the next 3N b, as two draws of 3N would give
+        a, b = _uniform(2, -self.r, self.r, generator, x.device, n, 3).unbind(0)
         return {"matrix": self.matrix(a, b)}
 
     @staticmethod
     def matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``(N, 3)`` draws ``a`` (the original's s1) and ``b`` (s2) -> ``(N, 3, 3)``."""
         one = torch.ones_like(a[:, 0])
-        rows = [
-            torch.stack([one, a[:, 0], b[:, 0]], -1),
-            torch.stack([a[:, 1], one, b[:, 1]], -1),
-            torch.stack([a[:, 2], b[:, 2], one], -1),
-        ]
-        return torch.stack(rows, 1)
+        (a0, a1, a2), (b0, b1, b2) = a.unbind(1), b.unbind(1)
+        # row-major [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]] in one stack (runs for every view)
+        return torch.stack([one, a0, b0, a1, one, b1, a2, b2, one], 1).view(-1, 3, 3)
 
     def apply(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return linear_map(x, matrix)
