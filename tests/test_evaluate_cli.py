@@ -10,6 +10,7 @@ import torch
 from conftest import randomize_, shared_file
 from test_evaluate import _one_thread  # noqa: F401  (autouse fixture: tiny tensors, one thread)
 
+from skeletonzoo._machine import hardware
 from skeletonzoo.checkpoint import save_checkpoint
 from skeletonzoo.cli.evaluate import main
 from skeletonzoo.data import PreparedSplit, write_prepared
@@ -87,6 +88,10 @@ def test_linear_knn_semi_end_to_end_equal_the_library(capsys, tmp_path, data_dir
     assert report["results"]["semi10"]["settings"]["subset_size"] == 3  # round(0.1 * 10) = 1 per class
     assert report["results"]["linear"]["history"][-1]["epoch"] == 6
     assert report["data"]["train"]["fingerprint"] and report["stream"] == "motion"
+    # the machine: CPU with torch's vector extension and the thread count the probes ran on
+    assert report["machine"] == hardware("cpu")
+    assert f"({torch.backends.cpu.get_cpu_capability()})" in report["machine"]
+    assert f"{torch.get_num_threads()} torch threads" in report["machine"]
 
 
 def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint):

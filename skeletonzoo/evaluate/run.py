@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._machine import hardware
 from ..data.prepared import PreparedData, open_prepared
 from ..data.preprocess import Preprocess
 from ..exceptions import CheckpointError, DataMismatchError
@@ -177,6 +178,9 @@ class EvaluationReport:
     command: str
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # CPU (with the vector extension torch uses) and threads, or GPU: the trained protocols'
+    # numbers reproduce exactly only on the same kind of machine and thread count (docs/results.md)
+    machine: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +191,7 @@ class EvaluationReport:
             "benchmark": self.benchmark,
             "data": self.data,
             "command": self.command,
+            "machine": self.machine,
             "metrics": [m.model_dump() for m in self.metrics],
             "results": {name: r.model_dump() for name, r in self.results.items()},
             "seconds": self.seconds,
@@ -211,6 +216,7 @@ class EvaluationReport:
             f"model:   {self.model} ({self.stream} stream)",
             f"data:    {self.dataset} {self.benchmark}: train {self.data['train']['num_samples']}, "
             f"test {self.data['test']['num_samples']} ({self.data['root']})",
+            *([f"machine: {self.machine}"] if self.machine else []),
             "",
             f"{'metric':<32} {'value':>7}  protocol",
         ]
@@ -416,6 +422,7 @@ def evaluate_model(
     return EvaluationReport(
         model=model.description, stream=model.stream, dataset=meta.dataset, benchmark=meta.benchmark, data=data,
         metrics=metrics, results=results, command=command, seconds=seconds, notes=notes,
+        machine=hardware(device),
     )  # fmt: skip
 
 

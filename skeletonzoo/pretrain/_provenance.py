@@ -2,59 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 from pathlib import Path
 
 import torch
 
+from .._machine import cpu_has_bf16_kernels, hardware
 from .._version import __version__
 
 __all__ = ["hardware", "software", "git_commit", "cpu_has_bf16_kernels"]
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_has_bf16_kernels() -> bool:
-    """Whether oneDNN has bfloat16 kernels for this CPU (AVX-512 and up; AVX2 CPUs have none).
-
-    Without them ``torch.autocast("cpu", torch.bfloat16)`` still runs, on slow emulated paths:
-    an MsMCLR step at batch 128 took 160.5 s instead of 12.4 s in float32 on an AVX2 AMD EPYC
-    (docs/benchmarks.md). Asks torch's private ``mkldnn._is_mkldnn_bf16_supported`` op; where a
-    torch build lacks it, the CPU flags (``avx512bw``, ``avx512vl`` and ``avx512dq``, the AVX-512
-    subsets that op asks for on x86).
-    """
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        try:
-            with open("/proc/cpuinfo") as f:
-                flags = next((line.split() for line in f if line.startswith("flags")), [])
-        except OSError:
-            return False
-        return {"avx512bw", "avx512vl", "avx512dq"} <= set(flags)
-
-
-def hardware(device: torch.device | str | None = None, world_size: int = 1) -> str:
-    """One line: CPU (cores, threads) or GPU model, and the number of processes."""
-    device = torch.device(device or "cpu")
-    if device.type == "cuda":
-        what = f"{world_size} x {torch.cuda.get_device_name(device)}"
-    else:
-        what = f"{_cpu_name()}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads"
-        if world_size > 1:
-            what += f", {world_size} processes"
-    return what
 
 
 def git_commit(path: Path | None = None) -> str | None:
