@@ -12,23 +12,15 @@ from pathlib import Path
 
 import torch
 
+from skeletonzoo._machine import cpuinfo
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def machine() -> str:
     """One line describing the machine and the torch build."""
-    cpu = platform.processor() or platform.machine()
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-                if not line.strip():  # the first processor's block is enough
-                    break
-    except OSError:
-        pass
-    cpu = fields.get("model name", cpu)
+    fields = cpuinfo()
+    cpu = fields.get("model name") or platform.processor() or platform.machine()
     if "cpu family" in fields:
         # virtual machines often report a bare "AMD EPYC" or "Intel(R) Xeon(R) Processor": the
         # family/model and the vector extensions tell CPU generations apart (their speeds differ 2x)

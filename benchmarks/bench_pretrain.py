@@ -50,9 +50,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import alternate, machine, median, write_section  # noqa: E402
 
+from skeletonzoo._machine import cpu_has_bf16_kernels  # noqa: E402
 from skeletonzoo.convert import reference_encoder_key  # noqa: E402
 from skeletonzoo.models import SkeletonEncoder  # noqa: E402
-from skeletonzoo.pretrain._provenance import cpu_has_bf16_kernels  # noqa: E402
 from skeletonzoo.pretrain.augment import (  # noqa: E402
     NTU_FLIP_INDEX,
     AxisMask,
@@ -1013,14 +1013,14 @@ def main() -> None:
         "| last tconv s/step eager / ours (GFLOP/s) | fp32 ratio without it |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    def bf16_cell(value: object, spec: str) -> str:  # "-" where --bf16 left it out
-        return "-" if math.isnan(value) else format(value, spec)  # type: ignore[arg-type]
+    def bf16_cell(value: object, spec: str, unit: str = "") -> str:  # "-" where --bf16 left it out
+        return "-" if math.isnan(value) else format(value, spec) + unit  # type: ignore[arg-type]
 
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['device']} | {r['n']}, {r['m']} | {r['eager_sps']:.1f} | {r['fp32_sps']:.1f} "
             f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {bf16_cell(r['bf16_sps'], '.1f')} "
-            f"| {bf16_cell(r['bf16_sps'] / r['eager_sps'], '.2f')}{'' if math.isnan(r['bf16_sps']) else 'x'} "
+            f"| {bf16_cell(r['bf16_sps'] / r['eager_sps'], '.2f', 'x')} "
             f"| {r['eager_views_s']:.2f} / {r['fp32_views_s']:.3f} "
             f"| {r['diff']:.1e} / {bf16_cell(r['bf16_diff'], '.1e')} "
             f"| {r['proj_diff']:.1e} / {bf16_cell(r['proj_diff_bf16'], '.1e')} "

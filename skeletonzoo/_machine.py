@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
 import torch
 
-__all__ = ["hardware", "cpu_has_bf16_kernels"]
+__all__ = ["hardware", "cpu_has_bf16_kernels", "cpuinfo"]
 
 
-def _cpu_name() -> str:
+@functools.lru_cache(maxsize=1)
+def cpuinfo() -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (``model name``, ``cpu family``, ``flags``,
+    ...); empty where the file does not exist (not Linux)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():  # the first processor's block is enough
+                    break
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def _cpu_name() -> str:
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 def cpu_has_bf16_kernels() -> bool:
@@ -33,12 +44,7 @@ def cpu_has_bf16_kernels() -> bool:
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
-        try:
-            with open("/proc/cpuinfo") as f:
-                flags = next((line.split() for line in f if line.startswith("flags")), [])
-        except OSError:
-            return False
-        return {"avx512bw", "avx512vl", "avx512dq"} <= set(flags)
+        return {"avx512bw", "avx512vl", "avx512dq"} <= set(cpuinfo().get("flags", "").split())
 
 
 def hardware(device: torch.device | str | None = None, world_size: int = 1) -> str:

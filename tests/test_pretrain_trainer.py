@@ -273,7 +273,7 @@ def test_cli_prints_the_bf16_warning_as_one_line(tmp_path, data, monkeypatch, ca
 def test_cpu_bf16_kernel_check_agrees_with_the_cpu_flags(monkeypatch):
     """oneDNN's bf16 kernels need AVX-512 (bw, vl, dq): the check says yes exactly there, from
     torch's op and from the flags alone (a torch build without the op)."""
-    from skeletonzoo.pretrain._provenance import cpu_has_bf16_kernels
+    from skeletonzoo._machine import cpu_has_bf16_kernels
 
     lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
     flags = next((line.split() for line in lines if line.startswith("flags")), None)

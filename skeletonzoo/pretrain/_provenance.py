@@ -8,10 +8,9 @@ from pathlib import Path
 
 import torch
 
-from .._machine import cpu_has_bf16_kernels, hardware
 from .._version import __version__
 
-__all__ = ["hardware", "software", "git_commit", "cpu_has_bf16_kernels"]
+__all__ = ["software", "git_commit"]
 
 
 def git_commit(path: Path | None = None) -> str | None:

@@ -50,13 +50,14 @@ from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
 
+from .._machine import cpu_has_bf16_kernels, hardware
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
 from ..exceptions import SkeletonZooError, SlowPrecisionWarning
 from ..models import SkeletonEncoder
 from ..skeleton.layouts import get_layout
-from ._provenance import cpu_has_bf16_kernels, hardware, software
+from ._provenance import software
 from .augment import Compose
 from .methods import METHODS, ContrastiveMethod
 from .recipe import Recipe
