@@ -192,8 +192,9 @@ class TemporalConv(nn.Module):
         return dropout_add(h, residual, self.dropout.p, self.dropout.training)
 
 
-# Below this many input channels, ResidualProjection avoids oneDNN's strided 1x1 convolution.
-_MIN_STRIDED_1X1_CHANNELS = 8
+# Below this many input channels, ResidualProjection avoids oneDNN's strided 1x1 convolution:
+# one vector register of float32 (16 with AVX-512, 8 with AVX2), where its kernels crash.
+_MIN_STRIDED_1X1_CHANNELS = 16
 
 
 class ResidualProjection(nn.Module):
@@ -209,10 +210,11 @@ class ResidualProjection(nn.Module):
         stride = self.conv.stride[0]
         if x.device.type == "cpu" and stride > 1 and x.shape[1] < _MIN_STRIDED_1X1_CHANNELS:
             # A 1x1 convolution with temporal stride s reads every s-th frame: take those frames
-            # first and convolve with stride 1 (the same products). Why: oneDNN's AVX2 kernel for
-            # the weight gradient of a strided 1x1 convolution with 2-7 input channels on a
-            # channels_last input hangs or crashes the process (torch 2.13 on an AMD EPYC Zen 3, AVX2;
-            # tests/test_models.py). The papers' widths (64, 128 input channels) never take this path.
+            # first and convolve with stride 1 (the same products). Why: oneDNN's kernel for the
+            # weight gradient of a strided 1x1 convolution with fewer input channels than a vector
+            # register holds, on a channels_last input, hangs or crashes the process (torch 2.13:
+            # 2-7 channels on an AVX2 AMD EPYC Zen 3, 2-15 on an AVX-512 Zen 4; tests/test_models.py).
+            # The papers' widths (64, 128 input channels) never take this path.
             return self.norm(F.conv2d(x[:, :, ::stride], self.conv.weight, self.conv.bias))
         return self.norm(self.conv(x))
 
