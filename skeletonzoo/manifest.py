@@ -83,6 +83,9 @@ class Metric(_Strict):
         dataset, split: The benchmark (``ntu60``/``xsub``, ``nwucla``/``xview``, ...).
         command: The command that reproduces it; required when measured by skeletonzoo.
         source: The publication quoted; required when quoted from a paper.
+        machine: What measured it, as ``skeletonzoo-eval`` names it (the CPU with the vector
+            extension torch uses, and the thread count; or the GPU). The trained protocols'
+            numbers reproduce exactly only on the same kind of machine (docs/results.md).
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -93,6 +96,7 @@ class Metric(_Strict):
     split: str = Field(min_length=1)
     command: str | None = None
     source: str | None = None
+    machine: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _provenance(self) -> Metric:
@@ -500,8 +504,16 @@ def _metrics_markdown(metrics: Iterable[Metric]) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {m.name} | {m.value:.2f} | {m.dataset} / {m.split} |" for m in rows]
-    commands = sorted({m.command for m in rows if m.command})
-    lines += ["", "Commands:", ""] + [f"- `{c}`" for c in commands]
+    # each command with the machine(s) it ran on: the trained probes reproduce only on the same kind
+    commands: dict[str, list[str]] = {}
+    for m in rows:
+        if m.command:
+            machines = commands.setdefault(m.command, [])
+            if m.machine and m.machine not in machines:
+                machines.append(m.machine)
+    lines += ["", "Commands:", ""] + [
+        f"- `{c}`" + (f" (on {'; '.join(commands[c])})" if commands[c] else "") for c in sorted(commands)
+    ]
     protocols = dict.fromkeys(m.protocol for m in rows)
     lines += ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
     return "\n".join(lines) + "\n"

@@ -68,7 +68,7 @@ def test_linear_knn_semi_end_to_end_equal_the_library(capsys, tmp_path, data_dir
     expected = {f"{p}_top{k}_{w}" for p in ("linear", "semi1", "semi10") for k in (1, 5) for w in ("last", "best")}
     assert set(metrics) == expected | {"knn_top1", "knn_top5"}
     for m in metrics.values():
-        assert set(m) == {"name", "value", "protocol", "dataset", "split", "command"}
+        assert set(m) == {"name", "value", "protocol", "dataset", "split", "command", "machine"}
         assert m["dataset"] == "toy" and m["split"].startswith("xsub") and 0.0 <= m["value"] <= 100.0
         assert m["command"].startswith("skeletonzoo-eval ") and "--k 5" in m["command"]
     assert "lr 3 momentum 0.9" in metrics["linear_top1_last"]["protocol"]
@@ -92,6 +92,7 @@ def test_linear_knn_semi_end_to_end_equal_the_library(capsys, tmp_path, data_dir
     assert report["machine"] == hardware("cpu")
     assert f"({torch.backends.cpu.get_cpu_capability()})" in report["machine"]
     assert f"{torch.get_num_threads()} torch threads" in report["machine"]
+    assert {m["machine"] for m in report["metrics"]} == {report["machine"]}  # each record, for the manifest
 
 
 def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint):

@@ -444,12 +444,16 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     from skeletonzoo.manifest import record_metrics
 
     later = MetricRecord(name="linear_top1_last", value=42.25, protocol="linear", dataset="nwucla", split="xview",
-                         command=f"skeletonzoo-eval {name} --data DIR")  # fmt: skip
+                         command=f"skeletonzoo-eval {name} --data DIR",
+                         machine="Test CPU (AVX512), 1 torch threads")  # fmt: skip
     updated = record_metrics(name, [later], manifest=manifest_file, package_dir=tmp_path / "pkg")
     assert [m.name for m in updated.metrics] == ["linear_top1_last"]
-    assert load_manifest(manifest_file).record(name).weights[-1].metrics[0].value == 42.25
+    recorded = load_manifest(manifest_file).record(name).weights[-1].metrics[0]
+    assert recorded.value == 42.25 and recorded.machine == "Test CPU (AVX512), 1 torch threads"
     card = (tmp_path / "pkg" / entry.model_card).read_text()
-    assert "| linear_top1_last | 42.25 |" in card and f"skeletonzoo-eval {name} --data DIR" in card
+    assert "| linear_top1_last | 42.25 |" in card
+    # the command with the machine it ran on (the trained probes reproduce only on the same kind)
+    assert f"- `skeletonzoo-eval {name} --data DIR` (on Test CPU (AVX512), 1 torch threads)" in card
     assert card.count("## Evaluation") == 1 and card.startswith(f"# {name}")
     with pytest.raises(ValueError, match="no published weights with sha256"):
         record_metrics(name, [later], sha256="f" * 64, manifest=manifest_file, package_dir=tmp_path / "pkg")

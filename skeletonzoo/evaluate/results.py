@@ -70,6 +70,9 @@ class MetricRecord(BaseModel):
         dataset: ``nwucla``, ``ntu60``, ...
         split: The benchmark (``xview``, ``xsub``, ...), with the train and test splits used.
         command: The ``skeletonzoo-eval`` command line that measured it.
+        machine: Where it ran (``skeletonzoo._machine.hardware``: the CPU with torch's vector
+            extension and the thread count, or the GPU); a trained probe's number reproduces
+            exactly only on the same kind of machine and thread count.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -80,3 +83,4 @@ class MetricRecord(BaseModel):
     dataset: str
     split: str
     command: str
+    machine: str | None = None

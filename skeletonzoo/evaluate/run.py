@@ -419,10 +419,11 @@ def evaluate_model(
         "layout": layout,
         "preprocessing": meta.preprocessing,
     }
+    machine = hardware(device)
     return EvaluationReport(
         model=model.description, stream=model.stream, dataset=meta.dataset, benchmark=meta.benchmark, data=data,
-        metrics=metrics, results=results, command=command, seconds=seconds, notes=notes,
-        machine=hardware(device),
+        metrics=[m.model_copy(update={"machine": machine}) for m in metrics], results=results, command=command,
+        seconds=seconds, notes=notes, machine=machine,
     )  # fmt: skip
 
 
