@@ -169,6 +169,21 @@ def test_data_layout_and_batch_checks(tmp_path, data):
         Trainer(recipe, data, tmp_path / "run", progress=False)
 
 
+def test_a_recipe_for_other_data_is_refused_unless_overridden(tmp_path, data):
+    """The data (toy xsub) is not what the recipe was written for: the export would be named for
+    the recipe's dataset, so the trainer refuses and names the overrides that make it explicit."""
+    from skeletonzoo.exceptions import DataMismatchError
+
+    for field, value in (("dataset", "ntu60"), ("benchmark", "xview")):
+        recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", **{field: value}))
+        with pytest.raises(DataMismatchError, match="holds toy xsub, but recipe 'r' is for") as error:
+            Trainer(recipe, data, tmp_path / "run", progress=False)
+        assert "--set dataset=toy --set benchmark=xsub" in str(error.value)
+        assert not (tmp_path / "run").exists()  # refused before anything was written
+    overridden = load_recipe(tmp_path / "r.yaml", ["dataset=toy", "benchmark=xsub"])
+    Trainer(overridden, data, tmp_path / "run", progress=False)  # accepted
+
+
 def test_strong_view_flips_the_encoders_layout(tmp_path):
     """AimCLR on 20-joint NW-UCLA skeletons: the flip swaps that layout's left/right joints."""
     data = tiny_prepared(tmp_path / "data", layout="nwucla20")

@@ -54,7 +54,7 @@ from .._machine import cpu_has_bf16_kernels, hardware
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
-from ..exceptions import SkeletonZooError, SlowPrecisionWarning
+from ..exceptions import DataMismatchError, SkeletonZooError, SlowPrecisionWarning
 from ..models import SkeletonEncoder
 from ..skeleton.layouts import get_layout
 from ._provenance import software
@@ -235,6 +235,17 @@ class Trainer:
     # -- set-up ---------------------------------------------------------------------------
     def _check_data(self) -> None:
         meta = self.data.meta
+        recipe = self.recipe
+        if (meta.dataset, meta.benchmark) != (recipe.dataset, recipe.benchmark):
+            # the export is named for the recipe (NAME.safetensors): training an NTU-60 recipe on
+            # NW-UCLA clips would publish NW-UCLA weights under an NTU-60 name
+            raise DataMismatchError(
+                f"{self.data.root} holds {meta.dataset} {meta.benchmark}, but recipe {recipe.name!r} is for "
+                f"{recipe.dataset} {recipe.benchmark}; use a recipe for this data (`skeletonzoo-pretrain --list`), "
+                f"or give the data it was written for. To train this recipe on this data anyway, say so: "
+                f"--set dataset={meta.dataset} --set benchmark={meta.benchmark} (and --set name=... so the "
+                f"weights are not named for {recipe.dataset})"
+            )
         layout = self.recipe.model.encoder.layout
         if get_layout(meta.layout).name != get_layout(layout).name:
             raise ValueError(
