@@ -961,6 +961,10 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
     parser.add_argument("--no-augment", action="store_true", help="skip the augmentation benchmark")
     parser.add_argument("--no-cuda", action="store_true", help="CPU only even when CUDA is available")
+    parser.add_argument("--devices", default="auto",
+                        help="comma-separated step devices: cpu, cuda (auto: the CPU, and CUDA where available); "
+                             "'cuda' alone fits a short GPU lease, and --write then records the section "
+                             "pretrain-cuda, leaving the CPU tables")  # fmt: skip
     parser.add_argument("--default-allocator", action="store_true",
                         help="do not call skeletonzoo._malloc.retain_freed_memory()")  # fmt: skip
     parser.add_argument("--threads", type=int, default=min(torch.get_num_threads(), 16),
@@ -981,9 +985,17 @@ def main() -> None:
 
         allocator = "retain_freed_memory()" if retain_freed_memory() else "glibc default (not glibc)"
     torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")]
-    if torch.cuda.is_available() and not args.no_cuda:
-        devices.append(torch.device("cuda"))
+    if args.devices == "auto":
+        devices = [torch.device("cpu")]
+        if torch.cuda.is_available() and not args.no_cuda:
+            devices.append(torch.device("cuda"))
+    else:
+        names = [d for d in args.devices.split(",") if d]
+        if not names or any(d not in ("cpu", "cuda") for d in names):
+            parser.error(f"--devices takes cpu, cuda or both (comma-separated), not {args.devices!r}")
+        if "cuda" in names and not torch.cuda.is_available():
+            parser.error(f"--devices {args.devices}: CUDA is not available to torch {torch.__version__} here")
+        devices = [torch.device(d) for d in names]
 
     def with_bf16(device: torch.device) -> bool:
         if args.bf16 != "auto":
@@ -1039,6 +1051,17 @@ def main() -> None:
             "at about the same speed in both, so only the rest of the step can differ: *fp32 ratio "
             "without it* is (eager step - its tconv) / (ours - its tconv). With the convolution near "
             "40 % of ours, a 2x float32 step would need the rest about 3x faster than eager's.",
+        ]
+    profiled = [r for r in rows if not math.isnan(r["dense_ours_s"])]  # type: ignore[arg-type]
+    if any(r["device"] == "cuda" for r in rows):
+        lines += [
+            "",
+            "On the GPU the eager step draws its views on the CPU, sample by sample, as the original's "
+            "feeder does (in its DataLoader workers, beside the GPU): *views s/step* says how much of "
+            "eager's step that is.",
+        ]
+    if profiled:
+        lines += [
             "",
             "Where the float32 steps' time goes: one more step of each under `torch.profiler` "
             "(`dense_product_seconds`), the self time of the operators that do the dense products (all "
@@ -1052,9 +1075,7 @@ def main() -> None:
             "| fp32 ratio if the rest took no time | fp32 ratio of the rest (step minus dense products) |",
             "|---|---|---|---|---|---|",
         ]
-        for r in rows:
-            if math.isnan(r["dense_ours_s"]):  # type: ignore[arg-type]
-                continue
+        for r in profiled:
             rest_eager = r["eager_n_s"] - r["dense_eager_s"]  # type: ignore[operator]
             rest_ours = r["fp32_n_s"] - r["dense_ours_s"]  # type: ignore[operator]
             lines.append(
@@ -1098,7 +1119,11 @@ def main() -> None:
             f"{1e3 * 64 / aug['original_sps'] / 50:.2f} ms.",
         ]
     # two sections, so that `--cases ''` re-measures the augmentations alone
-    sections = {"pretrain": lines if rows else None, "pretrain-augment": aug_lines if aug is not None else None}
+    # a CUDA-only run (a short GPU lease) records its own section and keeps the CPU tables
+    step_section = "pretrain-cuda" if devices and all(d.type == "cuda" for d in devices) else "pretrain"
+    if step_section == "pretrain-cuda":
+        lines[0] = "## Pretraining step on the GPU (`benchmarks/bench_pretrain.py`)"
+    sections = {step_section: lines if rows else None, "pretrain-augment": aug_lines if aug is not None else None}
     for name, section in sections.items():
         if section is None:
             continue
