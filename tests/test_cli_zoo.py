@@ -133,3 +133,15 @@ def test_cache_ls_verify_clear(tmp_path, capsys, monkeypatch, published_model):
     cached.write_bytes(data)
     assert main(["cache", "clear"]) == 0
     assert "3.2 MB freed" in capsys.readouterr().out and not cached.exists()
+
+
+def test_info_names_the_machine_of_measured_metrics(capsys):
+    """Published metrics say where they were measured (the trained probes reproduce exactly only
+    on the same kind of CPU and thread count): the bundled manifest's records carry it."""
+    assert main(["info", NAME]) == 0
+    out = capsys.readouterr().out
+    from skeletonzoo.registry import model_info
+
+    metric = next(m for m in model_info(NAME).metrics if m.measured_by == "skeletonzoo")
+    assert metric.machine  # every published NW-UCLA record was re-measured and names its machine
+    assert f"measured by skeletonzoo on {metric.machine}: " in out

@@ -43,7 +43,7 @@ def _describe(info: ModelInfo) -> list[str]:
         recipe += " (not written yet)"
     lines.append(f"  recipe        {recipe}")
     for m in info.metrics:
-        where = f"{m.dataset} {m.split}; measured by {m.measured_by}"
+        where = f"{m.dataset} {m.split}; measured by {m.measured_by}" + (f" on {m.machine}" if m.machine else "")
         lines.append(f"  metric        {m.name} = {m.value:.1f} ({where}: {m.protocol})")
     if not info.weights:
         lines.append(
