@@ -4,8 +4,7 @@
 (``docs/training-logs/msmclr-nwucla-xview.c5a43b40d163.recipe.json``), seed 0, one torch
 thread, and its step log is kept beside it. Re-running the recipe must give the same losses
 step for step: this guards the claim that the code computing those steps (data order, random
-views, model, losses, optimiser) has not changed since the run. The whole run re-trained on an
-AMD EPYC Zen 4 gave weights bit-identical to the published file (docs/results.md).
+views, model, losses, optimiser) has not changed since the run.
 """
 
 from __future__ import annotations
