@@ -996,6 +996,8 @@ def main() -> None:
         if "cuda" in names and not torch.cuda.is_available():
             parser.error(f"--devices {args.devices}: CUDA is not available to torch {torch.__version__} here")
         devices = [torch.device(d) for d in names]
+    # a CUDA-only run (a short GPU lease) records its own section and keeps the CPU tables
+    cuda_only = all(d.type == "cuda" for d in devices)
 
     def with_bf16(device: torch.device) -> bool:
         if args.bf16 != "auto":
@@ -1009,7 +1011,7 @@ def main() -> None:
     machine_line = (f"Machine: {machine()}; 1-minute load average {LOAD_AT_START:.1f} when the run started. "
                     f"Allocator: {allocator}.")  # fmt: skip
     lines = [
-        "## Pretraining step (`benchmarks/bench_pretrain.py`)",
+        f"## Pretraining step{' on the GPU' if cuda_only else ''} (`benchmarks/bench_pretrain.py`)",
         "",
         machine_line,
         f"Command: {command}; median of the repeats, eager and ours alternating in one process.",
@@ -1119,11 +1121,10 @@ def main() -> None:
             f"{1e3 * 64 / aug['original_sps'] / 50:.2f} ms.",
         ]
     # two sections, so that `--cases ''` re-measures the augmentations alone
-    # a CUDA-only run (a short GPU lease) records its own section and keeps the CPU tables
-    step_section = "pretrain-cuda" if devices and all(d.type == "cuda" for d in devices) else "pretrain"
-    if step_section == "pretrain-cuda":
-        lines[0] = "## Pretraining step on the GPU (`benchmarks/bench_pretrain.py`)"
-    sections = {step_section: lines if rows else None, "pretrain-augment": aug_lines if aug is not None else None}
+    sections = {
+        "pretrain-cuda" if cuda_only else "pretrain": lines if rows else None,
+        "pretrain-augment": aug_lines if aug is not None else None,
+    }
     for name, section in sections.items():
         if section is None:
             continue

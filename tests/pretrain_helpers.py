@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,19 @@ def tiny_recipe(path: Path, method: str, **fields: object) -> Path:
         node[parts[-1]] = value
     path.write_text(yaml.safe_dump(recipe))
     return path
+
+
+def stop_after_steps(monkeypatch, steps: int) -> None:  # type: ignore[no-untyped-def]
+    """Make every Trainer act as if SIGTERM arrived during step ``steps`` (global, from 1): it
+    finishes that step, saves a checkpoint and raises ``TrainingInterrupted``."""
+    from skeletonzoo.pretrain.trainer import Trainer
+
+    original_step = Trainer.step
+
+    def step(self, index, epoch):  # type: ignore[no-untyped-def]
+        values = original_step(self, index, epoch)
+        if self.position.global_step + 1 == steps:  # the step just computed (counted after it returns)
+            self._stop_signal = signal.SIGTERM
+        return values
+
+    monkeypatch.setattr(Trainer, "step", step)

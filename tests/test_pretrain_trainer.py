@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pretrain_helpers import tiny_prepared, tiny_recipe
+from pretrain_helpers import stop_after_steps, tiny_prepared, tiny_recipe
 
 from skeletonzoo.checkpoint import load_checkpoint
 from skeletonzoo.pretrain.recipe import RecipeError, load_recipe
@@ -97,16 +97,7 @@ def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, data, method
     Trainer(recipe, data, tmp_path / "straight", progress=False).run()
 
     original_step = Trainer.step
-    calls = {"n": 0}
-
-    def interrupting_step(self, index, epoch):
-        values = original_step(self, index, epoch)
-        calls["n"] += 1
-        if calls["n"] == 4:  # epoch 2, step 1 of 3
-            self._stop_signal = signal.SIGTERM
-        return values
-
-    monkeypatch.setattr(Trainer, "step", interrupting_step)
+    stop_after_steps(monkeypatch, 4)  # epoch 2, step 1 of 3
     with pytest.raises(TrainingInterrupted, match="--resume"):
         Trainer(recipe, data, tmp_path / "resumed", progress=False).run()
     saved = torch.load(tmp_path / "resumed/checkpoints/last.pt", weights_only=True)

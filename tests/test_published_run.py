@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import signal
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import shared_file
+from pretrain_helpers import stop_after_steps
 
 from skeletonzoo._machine import cpu_has_bf16_kernels, cpuinfo
 from skeletonzoo.data.prepare import prepare_nwucla_dataset
@@ -71,15 +71,7 @@ def test_a_logged_run_reproduces_its_first_steps(name, log, seed, nwucla, tmp_pa
     else:
         assert recipe.summary() == logged[0]["summary"]
 
-    original_step = Trainer.step
-
-    def stop_after(self, index, epoch):  # a SIGTERM after STEPS steps: checkpoint, then TrainingInterrupted
-        values = original_step(self, index, epoch)
-        if self.position.global_step + 1 == STEPS:  # the step just computed (counted after it returns)
-            self._stop_signal = signal.SIGTERM
-        return values
-
-    monkeypatch.setattr(Trainer, "step", stop_after)
+    stop_after_steps(monkeypatch, STEPS)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the runs' thread count
     try:

@@ -246,20 +246,20 @@ class Trainer:
                 f"--set dataset={meta.dataset} --set benchmark={meta.benchmark} (and --set name=... so the "
                 f"weights are not named for {recipe.dataset})"
             )
-        layout = self.recipe.model.encoder.layout
+        layout = recipe.model.encoder.layout
         if get_layout(meta.layout).name != get_layout(layout).name:
             raise ValueError(
                 f"{self.data.root}: positions are in layout {meta.layout!r} but recipe "
-                f"{self.recipe.name!r} trains a {layout!r} encoder; train on the data's layout "
+                f"{recipe.name!r} trains a {layout!r} encoder; train on the data's layout "
                 f"(--set model.encoder.layout={meta.layout}) or give data in {layout!r} "
                 f"(skeletonzoo.data.adapt_layout maps between layouts, write_prepared stores them)"
             )
         shape = self.data.positions.shape
-        if shape[1] != self.recipe.model.encoder.in_channels:
+        if shape[1] != recipe.model.encoder.in_channels:
             raise ValueError(f"{self.data.root}: positions have C={shape[1]}, the encoder takes "
-                             f"{self.recipe.model.encoder.in_channels}")  # fmt: skip
+                             f"{recipe.model.encoder.in_channels}")  # fmt: skip
         rows = self.local_batch * shape[-1]
-        if self.recipe.method in ("msmclr",) and rows % 8:
+        if recipe.method in ("msmclr",) and rows % 8:
             raise ValueError(
                 f"MsMCLR's motion attention needs batch x persons per process divisible by 8; "
                 f"got {self.local_batch} x {shape[-1]}"
