@@ -16,9 +16,10 @@ Two measurements, each against a baseline written below the way the original cod
   original), compared on pinned parameters first.
 
 Baseline and ours alternate in one process; the medians are reported with their ratio.
-Where CUDA is available the step cases also run on the GPU.
+Where CUDA is available the step cases also run on the GPU (``--devices cuda``: there alone,
+recorded in a section of their own; ``benchmarks/gpu_step.sh`` runs that on a GPU machine).
 
-    python benchmarks/bench_pretrain.py [--repeats 3] [--cases msmclr-ntu,...] [--write]
+    python benchmarks/bench_pretrain.py [--repeats 3] [--cases msmclr-ntu,...] [--devices cpu,cuda] [--write]
 
 ``--write`` records the tables in docs/benchmarks.md. By default the process first calls
 ``skeletonzoo._malloc.retain_freed_memory()`` (as a CPU training run should), which speeds up
