@@ -202,6 +202,24 @@ def test_pkummd_clips_labels_and_splits(pku_raw, tmp_path):
     assert "no official count" in metas["xsub"].source["count_check"]
 
 
+def test_pkummd_data_is_named_as_the_registry_and_recipes_name_it(pku_raw, tmp_path):
+    """Phase I data is ``pkummd1``, the name the PKU-MMD recipes check against; a meta.json
+    written under the earlier name ``pkummd`` reads as ``pkummd1``."""
+    from skeletonzoo.data.prepared import read_prepared_meta
+    from skeletonzoo.pretrain.recipe import load_recipe
+    from skeletonzoo.registry import DATASETS as REGISTRY_DATASETS
+
+    root, _ = pku_raw
+    meta = prepare_pkummd(root, tmp_path, 1, workers=1)["xsub"]
+    recipe = load_recipe("msmclr-pkummd1-xsub")
+    assert (meta.dataset, meta.benchmark) == (recipe.dataset, recipe.benchmark) == ("pkummd1", "xsub")
+    assert meta.dataset in REGISTRY_DATASETS
+    legacy = json.loads((tmp_path / "xsub" / "meta.json").read_text())
+    legacy["dataset"] = "pkummd"
+    (tmp_path / "xsub" / "meta.json").write_text(json.dumps(legacy))
+    assert read_prepared_meta(tmp_path / "xsub").dataset == "pkummd1"
+
+
 def test_pkummd_errors(pku_raw, tmp_path):
     root, _ = pku_raw
     import shutil

@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dataset in ("ntu60", "ntu120"):
         plan = p.plan_ntu(raw, args.dataset, args.benchmark)
     else:
-        plan = p.plan_pkummd(raw, 1 if args.dataset == "pkummd" else 2, args.benchmark)
+        plan = p.plan_pkummd(raw, p.PKU_PHASES[args.dataset], args.benchmark)
     verdicts = p.check_counts(plan, allow_incomplete=args.allow_incomplete)
     outs = p.output_dirs(args.out, plan.benchmarks)
     metas = p.run_plan(plan, outs, workers=args.workers, batch_size=args.batch_size, overwrite=args.overwrite,
@@ -60,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "memory-mapped (N, 3, 50, V, M) float32 arrays with labels, names and meta.json. An interrupted "
         "run continues where it stopped when started again with the same arguments. See docs/data.md.",
     )
-    p.add_argument("dataset", choices=[*DATASETS, "original"],
-                   help="ntu60 / ntu120 (.skeleton files), pkummd / pkummd2 (PKU-MMD phase I / II), nwucla "
+    p.add_argument("dataset", choices=[*DATASETS, "pkummd", "original"],
+                   help="ntu60 / ntu120 (.skeleton files), pkummd1 / pkummd2 (PKU-MMD phase I / II; pkummd is "
+                   "pkummd1), nwucla "
                    "(nwucla.npz or the per-clip JSON folder), original (the original pipeline's "
                    "{train,val}_{position,data}.npy + _label.pkl)")  # fmt: skip
     p.add_argument("--raw", action="append", required=True, metavar="PATH",

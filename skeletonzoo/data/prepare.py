@@ -55,6 +55,7 @@ from .splits import (
 __all__ = [
     "MAX_FRAMES",
     "DATASETS",
+    "PKU_PHASES",
     "Job",
     "Plan",
     "plan_ntu",
@@ -69,8 +70,9 @@ __all__ = [
 ]
 
 MAX_FRAMES = 300  # stage 1 pads (and truncates) every clip to 300 frames
-DATASETS = ("ntu60", "ntu120", "pkummd", "pkummd2", "nwucla")
-_PKU_PHASES = {"pkummd": 1, "pkummd2": 2}
+DATASETS = ("ntu60", "ntu120", "pkummd1", "pkummd2", "nwucla")
+# PKU-MMD phase of each dataset name; "pkummd" is the earlier name of phase I (kept for old commands)
+PKU_PHASES = {"pkummd1": 1, "pkummd": 1, "pkummd2": 2}
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class Plan:
     """Everything a preparation will do, known before any file is parsed.
 
     Attributes:
-        dataset: ``"ntu60"``, ``"ntu120"``, ``"pkummd"`` or ``"pkummd2"``.
+        dataset: ``"ntu60"``, ``"ntu120"``, ``"pkummd1"`` or ``"pkummd2"`` (the registry's names).
         jobs: Parsing work, in sample order.
         names, labels: One per sample, in job order.
         splits: ``{benchmark: split of each sample}`` (``None``: not in that benchmark).
@@ -271,7 +273,7 @@ def plan_pkummd(
             labels.append(action.label)
             for b in benchmarks:
                 splits[b].append(split_of[b].get(video))
-    dataset = "pkummd" if phase == 1 else "pkummd2"
+    dataset = "pkummd1" if phase == 1 else "pkummd2"  # the registry's and the recipes' names
     source = f"PKU-MMD phase {phase}: every action of every video listed in the split files"
     return Plan(
         dataset=dataset,

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..exceptions import DataFormatError, PrepareError
 
@@ -71,7 +71,7 @@ class PreparedMeta(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: str = PREPARED_FORMAT
-    dataset: str = Field(description="'ntu60', 'ntu120', 'pkummd', 'nwucla', ...")
+    dataset: str = Field(description="'ntu60', 'ntu120', 'pkummd1', 'pkummd2', 'nwucla', ... (the registry's names)")
     benchmark: str = Field(description="'xsub', 'xview', 'xset', ...")
     layout: str = Field(description="joint layout of the stored positions")
     num_classes: int = Field(ge=1)
@@ -81,6 +81,12 @@ class PreparedMeta(BaseModel):
     )
     splits: dict[str, SplitInfo]
     source: dict[str, Any] = Field(default_factory=dict, description="where the raw data came from")
+
+    @field_validator("dataset")
+    @classmethod
+    def _registry_name(cls, name: str) -> str:
+        # data prepared before this rename says "pkummd" for PKU-MMD phase I; the registry and recipes say "pkummd1"
+        return "pkummd1" if name == "pkummd" else name
 
 
 @dataclass
