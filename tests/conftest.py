@@ -28,22 +28,35 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+def parity_array_file(name: str) -> Path:
+    """``shared/parity/NAME`` when present, else the copy in tests/fixtures.
+
+    The parity arrays must come from the same place as the reference checkpoints and loss
+    fixtures they were computed with (all under ``shared/parity``), so the copies serve only
+    where ``shared`` is absent (their tests need no checkpoint).
+    """
+    path = PARITY / name
+    return path if path.exists() else FIXTURES / name
+
+
+def _load_npz(name: str) -> dict[str, np.ndarray]:
+    with np.load(parity_array_file(name)) as z:
+        return {k: z[k] for k in z.files}
+
+
 @pytest.fixture(scope="session")
 def inputs() -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / "inputs.npz") as z:
-        return {k: z[k] for k in z.files}
+    return _load_npz("inputs.npz")
 
 
 @pytest.fixture(scope="session")
 def expected_msmclr() -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / "expected_msmclr.npz") as z:
-        return {k: z[k] for k in z.files}
+    return _load_npz("expected_msmclr.npz")
 
 
 @pytest.fixture(scope="session")
 def expected_crosscale() -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / "expected_crosscale.npz") as z:
-        return {k: z[k] for k in z.files}
+    return _load_npz("expected_crosscale.npz")
 
 
 @pytest.fixture(scope="session")

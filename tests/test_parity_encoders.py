@@ -6,12 +6,15 @@ Tolerances follow shared/parity/SPEC.md §9. These need the reference checkpoint
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from conftest import shared_file
 
 from skeletonzoo.models import MultiScaleMotionBranch
-from skeletonzoo.skeleton import CROSSCALE_PARTS_10
+from skeletonzoo.skeleton import CROSSCALE_PARTS_10, build_adjacency
 
 ATOL = 1e-5
 
@@ -122,8 +125,18 @@ def test_crosscale_encoders(crosscale_ref, inputs, expected_crosscale, name, sid
 def test_crosscale_shared_head_and_masked_key_graphs(crosscale_ref):
     # the 10-part head ends in the joint head itself (SPEC §2.2)
     assert crosscale_ref.heads["scale"].shared is crosscale_ref.heads["joint"]
-    # the key graphs are the realised random edge cuts, recognised as such
-    assert crosscale_ref.key_encoders["joint"].config.removed_edges == ((13, 12),)
-    assert crosscale_ref.key_encoders["scale"].config.removed_edges == ((1, 2), (2, 3))
+    # the key graphs are the realised random edge cuts, recognised as such: the graph built with
+    # the recognised cuts differs from the uncut one in exactly the entries the original run's
+    # masking changed (meta_crosscale.json, SPEC §2.2)
+    meta = json.loads(shared_file("parity/meta_crosscale.json").read_text())["key_graph_masking"]
+    for component, entry in (("joint", "encoder_k"), ("scale", "encoder_k_scale")):
+        config = crosscale_ref.key_encoders[component].config
+        cut = build_adjacency(config.layout, config.graph_strategy, config.max_hop, removed=config.removed_edges)
+        full = build_adjacency(config.layout, config.graph_strategy, config.max_hop)
+        changed = {tuple(int(i) for i in kij) for kij in zip(*np.nonzero(~np.isclose(cut, full, atol=1e-6)))}
+        assert changed == {tuple(kij) for kij in meta[entry]["differing_entries_kij"]}, component
+        assert len(changed) == meta[entry]["n_entries_differing_from_spatial"]
+        assert bool(config.removed_edges) == bool(changed)
+        torch.testing.assert_close(crosscale_ref.key_encoders[component].A, torch.tensor(cut, dtype=torch.float32))
     assert crosscale_ref.encoders["joint"].config.removed_edges == ()
     assert crosscale_ref.encoders["scale"].config.layout == "coarse10"

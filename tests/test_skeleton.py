@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import parity_array_file
 
 from skeletonzoo.skeleton import (
     CROSSCALE_PARTS_10,
@@ -20,7 +20,7 @@ from skeletonzoo.skeleton import (
 
 @pytest.fixture(scope="module")
 def graphs() -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / "graphs.npz") as z:
+    with np.load(parity_array_file("graphs.npz")) as z:
         return {k: z[k] for k in z.files}
 
 
