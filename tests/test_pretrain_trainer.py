@@ -160,6 +160,23 @@ def test_data_layout_and_batch_checks(tmp_path, data):
         Trainer(recipe, data, tmp_path / "run", progress=False)
 
 
+def test_msmclr_keeps_an_incomplete_last_batch_only_when_the_attention_can_take_it(tmp_path):
+    """Without drop_last the last batch is trained too; MsMCLR's attention groups rows by 8, so
+    20 one-person samples in batches of 8 (last batch 4 rows) are refused before anything is
+    written, while 20 two-person samples (last batch 4 x 2 = 8 rows) train all three batches."""
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "msmclr", drop_last=False, epochs=1,
+                                     **{"optimizer.lr_steps": []}))  # fmt: skip
+    short = tiny_prepared(tmp_path / "d20", n=20)
+    with pytest.raises(ValueError, match="last batch of an epoch has 4 x 1 .*keep drop_last true"):
+        Trainer(recipe, short, tmp_path / "run20", progress=False)
+    assert not (tmp_path / "run20").exists()
+    two_persons = tiny_prepared(tmp_path / "d20m2", n=20, m=2)
+    trainer = Trainer(recipe, two_persons, tmp_path / "run", progress=False)
+    assert [len(b) for b in trainer._batches(1)] == [8, 8, 4]
+    trainer.run()
+    assert trainer.position.global_step == 3
+
+
 def test_a_recipe_for_other_data_is_refused_unless_overridden(tmp_path, data):
     """The data (toy xsub) is not what the recipe was written for: the export would be named for
     the recipe's dataset, so the trainer refuses and names the overrides that make it explicit."""

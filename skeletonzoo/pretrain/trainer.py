@@ -258,12 +258,21 @@ class Trainer:
         if shape[1] != recipe.model.encoder.in_channels:
             raise ValueError(f"{self.data.root}: positions have C={shape[1]}, the encoder takes "
                              f"{recipe.model.encoder.in_channels}")  # fmt: skip
-        rows = self.local_batch * shape[-1]
-        if recipe.method in ("msmclr",) and rows % 8:
-            raise ValueError(
-                f"MsMCLR's motion attention needs batch x persons per process divisible by 8; "
-                f"got {self.local_batch} x {shape[-1]}"
-            )
+        if recipe.method == "msmclr":
+            persons = shape[-1]
+            if (self.local_batch * persons) % 8:
+                raise ValueError(f"MsMCLR's motion attention needs batch x persons per process divisible by 8; "
+                                 f"got {self.local_batch} x {persons}")  # fmt: skip
+            # without drop_last the incomplete last batch is trained too: DistributedSampler gives
+            # each process ceil(N / world) samples
+            last = 0 if recipe.drop_last else -(-len(self.data) // self.world_size) % self.local_batch
+            if (last * persons) % 8:
+                raise ValueError(
+                    f"MsMCLR's motion attention needs batch x persons per process divisible by 8, but with "
+                    f"drop_last false the last batch of an epoch has {last} x {persons} ({len(self.data)} "
+                    f"training samples, {self.world_size} process(es), batch {self.local_batch} each); keep "
+                    f"drop_last true (the recipes' default)"
+                )
 
     def _build_views(self) -> dict[str, Compose]:
         aug = self.recipe.augment
