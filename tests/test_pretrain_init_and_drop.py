@@ -1,0 +1,126 @@
+"""What the NW-UCLA recipes switch on (``key_init: copy``, ``queue_init: keys``) and AimCLR's
+energy-based attention drop, checked by value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from pretrain_helpers import tiny_prepared, tiny_recipe
+
+from skeletonzoo.models import EncoderConfig
+from skeletonzoo.pretrain.attention_drop import EnergyAttentionDrop, simam_attention
+from skeletonzoo.pretrain.methods import METHODS, MethodConfig
+from skeletonzoo.pretrain.recipe import load_recipe
+from skeletonzoo.pretrain.trainer import Trainer
+from skeletonzoo.skeleton import build_adjacency
+
+
+def _config(**fields: object) -> MethodConfig:
+    return MethodConfig(encoder=EncoderConfig(hidden_channels=4, hidden_dim=16), feature_dim=8, queue_size=16,
+                        **fields)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_key_init_copy_starts_every_key_branch_equal_to_its_query(name):
+    copied = METHODS[name](_config(key_init="copy"), torch.Generator().manual_seed(0))
+    independent = METHODS[name](_config(), torch.Generator().manual_seed(0))
+    for query, key in copied.branch_pairs():
+        assert all(torch.equal(pq, pk) for pq, pk in zip(query.parameters(), key.parameters()))
+    # PARITY default: the original re-initialises after copying, so the key side's random
+    # tensors differ (biases start at 0 and edge importances at 1 on both sides)
+    differs = [not torch.equal(pq, pk) for q, k in independent.branch_pairs()
+               for pq, pk in zip(q.parameters(), k.parameters()) if pq.numel() > 1 and pq.std() > 0]  # fmt: skip
+    assert all(differs) and differs
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_fill_queues_enqueues_the_key_projections(name):
+    method = METHODS[name](_config(), torch.Generator().manual_seed(0)).eval()
+    x = torch.randn(6, 3, 12, 25, 1, generator=torch.Generator().manual_seed(1))
+    before = {id(q): (q.queue.clone(), int(q.ptr)) for q, _ in method.key_queues(x)}
+    expected = [keys.clone() for _, keys in method.key_queues(x)]
+    method.fill_queues(x)
+    for (queue, _), keys in zip(method.key_queues(x), expected):
+        old, ptr = before[id(queue)]
+        torch.testing.assert_close(queue.queue[:, ptr : ptr + 6], keys.t())
+        torch.testing.assert_close(keys.norm(dim=1), torch.ones(6))  # unit projections
+        assert torch.equal(queue.queue[:, ptr + 6 :], old[:, ptr + 6 :]) and int(queue.ptr) == ptr + 6
+
+
+def test_queue_init_keys_replaces_every_random_entry_before_the_first_step(tmp_path, monkeypatch):
+    data = tiny_prepared(tmp_path / "data", n=24)
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1,
+                                     **{"model.queue_init": "keys", "model.queue_size": 20, "optimizer.lr_steps": []}))  # fmt: skip
+    trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    random_init = trainer.method.queue.queue.clone()
+    filled = {}
+
+    def stop_before_training(epoch, fault_step):  # type: ignore[no-untyped-def]
+        filled["queue"], filled["ptr"] = trainer.method.queue.queue.clone(), int(trainer.method.queue.ptr)
+
+    monkeypatch.setattr(trainer, "_run_epoch", stop_before_training)
+    trainer.run()
+    # ceil(20 / 8) = 3 batches of 8: every one of the 20 slots written, the last 4 twice
+    assert filled["ptr"] == 24 % 20
+    assert (filled["queue"] != random_init).all(dim=0).all()
+    torch.testing.assert_close(filled["queue"].norm(dim=0), torch.ones(20))
+    events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert {"event": "queue_init", "global_step": 0, "batches": 3, "samples": 24}.items() <= next(
+        e for e in events if e.get("event") == "queue_init").items()
+
+
+def _drop(keep_prob: float = 0.9) -> EnergyAttentionDrop:
+    return EnergyAttentionDrop(torch.tensor(build_adjacency("ntu25", "spatial", 1)).sum(0), keep_prob=keep_prob)
+
+
+def test_attention_drop_removes_whole_joints_with_their_neighbours_and_whole_frame_blocks():
+    drop = _drop(0.7)
+    x = torch.randn(64, 4, 30, 25, generator=torch.Generator().manual_seed(0)).abs() + 0.1  # no zeros
+    out = drop(x, torch.Generator().manual_seed(1))
+    kept = out != 0
+    # one mask per (row, frame, joint), the same for every channel, and one rescale for all
+    assert (kept == kept[:, :1]).all()
+    scale = out[kept] / x[kept]
+    torch.testing.assert_close(scale, torch.full_like(scale, scale[0].item()))
+    mask = kept[:, 0].float()  # (R, T, V)
+    assert scale[0].item() == pytest.approx(mask.numel() / mask.sum().item(), rel=1e-6)
+    dropped_joints = ~kept[:, 0].any(dim=1)  # (R, V): joints dropped in every frame
+    dropped_frames = ~kept[:, 0].any(dim=2)  # (R, T)
+    # every dropped position is a dropped joint or a dropped frame
+    assert ((~kept[:, 0]) == (dropped_joints[:, None, :] | dropped_frames[:, :, None])).all()
+    assert dropped_joints.any() and dropped_frames.any()
+    # a dropped joint's seed is itself or a neighbour, whose whole neighbourhood is dropped: so
+    # every dropped joint has a neighbour (or itself) whose neighbours are all dropped
+    neighbours = drop.adjacency.bool()
+    for r in range(x.shape[0]):
+        gone = dropped_joints[r]
+        closed = torch.stack([gone[neighbours[j]].all() for j in range(25)])  # j's whole neighbourhood gone
+        assert all(closed[neighbours[:, j]].any() for j in torch.nonzero(gone).view(-1).tolist())
+    # frame drops come in blocks of 7 (shorter only at the ends of the sequence)
+    for r in range(x.shape[0]):
+        runs = torch.diff(F.pad(dropped_frames[r].int(), (1, 1)))
+        starts, ends = torch.nonzero(runs == 1).view(-1), torch.nonzero(runs == -1).view(-1)
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            assert e - s >= drop.block or s == 0 or e == x.shape[2]
+
+
+def test_attention_drop_targets_the_joints_simam_finds_important():
+    """A joint whose activations stand out (high SimAM energy) is dropped far more often."""
+    x = torch.randn(4000, 4, 20, 25, generator=torch.Generator().manual_seed(0)) * 0.1
+    x[..., 7] += 3.0  # joint 7 stands out in every row
+    assert simam_attention(x)[..., 7].mean() > simam_attention(x)[..., 12].mean()
+    out = _drop(0.9)(x, torch.Generator().manual_seed(2))
+    dropped = (out == 0).all(dim=(1, 2)).double().mean(dim=0)  # (V,) fraction of rows dropping it
+    far = torch.nonzero(~_drop().adjacency.bool()[7]).view(-1)  # joints not next to 7
+    assert dropped[7] > 5 * dropped[far].mean()
+
+
+def test_attention_drop_keep_prob_one_is_the_identity_and_it_is_seeded():
+    x = torch.randn(8, 4, 20, 25)
+    assert _drop(1.0)(x) is x
+    a = _drop(0.8)(x, torch.Generator().manual_seed(5))
+    b = _drop(0.8)(x, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and not torch.equal(a, _drop(0.8)(x, torch.Generator().manual_seed(6)))
