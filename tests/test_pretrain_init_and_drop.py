@@ -52,8 +52,8 @@ def test_fill_queues_enqueues_the_key_projections(name):
 
 def test_queue_init_keys_replaces_every_random_entry_before_the_first_step(tmp_path, monkeypatch):
     data = tiny_prepared(tmp_path / "data", n=24)
-    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1,
-                                     **{"model.queue_init": "keys", "model.queue_size": 20, "optimizer.lr_steps": []}))  # fmt: skip
+    overrides = {"model.queue_init": "keys", "model.queue_size": 20, "optimizer.lr_steps": []}
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **overrides))
     trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
     random_init = trainer.method.queue.queue.clone()
     filled = {}
