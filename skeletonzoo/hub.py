@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -432,12 +433,41 @@ def verify_cache(
     return results
 
 
-def clear_cache(cache_dir: str | Path | None = None) -> int:
-    """Delete the cache's ``hub`` and ``mirrors`` folders; returns the bytes freed."""
+def _ours_in_cache(root: Path, manifest: Manifest) -> list[Path]:
+    """The folders under ``root`` that skeletonzoo's downloads made: ``mirrors/<sha256>/`` and
+    the Hub cache's folders of the repositories the manifest names (``hub/models--ORG--NAME``
+    and their ``hub/.locks`` entries). Anything else there belongs to someone else."""
+    folders: list[Path] = []
+    mirrors = root / "mirrors"
+    if mirrors.is_dir():
+        folders += [d for d in sorted(mirrors.iterdir()) if d.is_dir() and re.fullmatch(r"[0-9a-f]{64}", d.name)]
+    repos = {hf.repo_id for _, w in _published(manifest) if (hf := w.sources.huggingface) is not None}
+    hub = _hf_dir(root)
+    for repo_id in sorted(repos):
+        folder = "models--" + repo_id.replace("/", "--")
+        folders += [d for d in (hub / folder, hub / ".locks" / folder) if d.is_dir()]
+    return folders
+
+
+def clear_cache(cache_dir: str | Path | None = None, manifest: Manifest | None = None) -> int:
+    """Delete the weights skeletonzoo downloaded into the cache; returns the bytes freed.
+
+    Only what :func:`resolve_weights` writes is deleted: the mirror downloads and the Hub
+    cache's folders of the repositories in the manifest. Other files are left alone, so a
+    ``cache_dir`` shared with other libraries (say ``$HF_HOME`` itself) keeps their models.
+    """
+    if manifest is None:
+        from .manifest import current_manifest
+
+        manifest = current_manifest()
     root = cache_root(cache_dir)
     freed = 0
-    for sub in (_hf_dir(root), root / "mirrors"):
-        if sub.is_dir():
-            freed += sum(p.stat().st_size for p in sub.rglob("*") if p.is_file() and not p.is_symlink())
-            shutil.rmtree(sub)
+    for folder in _ours_in_cache(root, manifest):
+        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+        shutil.rmtree(folder)
+    hub = _hf_dir(root)
+    for folder in (root / "mirrors", hub / ".locks", hub):
+        # huggingface_hub's CACHEDIR.TAG alone does not keep its folder
+        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"CACHEDIR.TAG"}:
+            shutil.rmtree(folder)
     return freed

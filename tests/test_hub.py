@@ -314,3 +314,22 @@ def test_four_processes_load_the_same_models_at_once(server, env, checkpoints):
     np.testing.assert_allclose(results[0][MIRROR_NAME], _reference_features(mirror_encoders["joint"]), atol=1e-5)
     assert sorted(f.models for f in hub.list_cache()) == [(MIRROR_NAME,), (NAME,)]
     assert [s for _, s in hub.verify_cache()] == ["ok", "ok"]
+
+
+def test_clear_cache_deletes_only_what_skeletonzoo_downloaded(server, env, checkpoints):
+    """A cache folder shared with other libraries (``--cache-dir $HF_HOME``) keeps their files."""
+    data, _ = checkpoints[NAME]
+    entry = _on_hub(server, env, data)
+    hub.resolve_weights(entry, name=NAME)
+    root = env / "cache"
+    foreign = root / "hub" / "models--someone--their-model" / "snapshots" / "abc" / "model.bin"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"theirs")
+    stray_mirror = root / "mirrors" / "not-a-sha256" / "notes.txt"
+    stray_mirror.parent.mkdir(parents=True)
+    stray_mirror.write_text("theirs too")
+    ours = root / "hub" / ("models--" + REPO_ID.replace("/", "--"))
+    assert ours.is_dir()
+    assert hub.clear_cache() >= len(data)
+    assert not ours.exists() and [f.path for f in hub.list_cache() if f.models] == []
+    assert foreign.read_bytes() == b"theirs" and stray_mirror.read_text() == "theirs too"

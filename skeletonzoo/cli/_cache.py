@@ -22,7 +22,11 @@ def _run(args: argparse.Namespace) -> int:
     root = cache_root(args.cache_dir)
     if args.action == "clear":
         freed = clear_cache(args.cache_dir)
-        print(f"cleared {root}: {_size(freed)} freed")
+        print(f"cleared skeletonzoo's downloads from {root}: {_size(freed)} freed")
+        others = len(list_cache(args.cache_dir))
+        if others:
+            print(f"left {others} file{'s' if others != 1 else ''} that skeletonzoo did not download "
+                  "(skeletonzoo cache ls lists them)")  # fmt: skip
         return 0
     if args.action == "ls":
         files = list_cache(args.cache_dir)
@@ -54,7 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Downloaded weights live in $SKELETONZOO_CACHE, else $HF_HOME/skeletonzoo "
         "(~/.cache/huggingface/skeletonzoo): Hub downloads under hub/, mirror downloads under mirrors/.",
     )
-    p.add_argument("action", choices=["ls", "verify", "clear"])
+    p.add_argument("action", choices=["ls", "verify", "clear"],
+                   help="ls: cached files and their models; verify: re-check sizes and sha256; clear: delete "
+                   "skeletonzoo's downloads (other files in the folder are kept)")  # fmt: skip
     p.add_argument("--cache-dir", help="cache root to use instead of the default")
     p.add_argument("--remove-bad", action="store_true", help="verify: delete files that fail")
     p.set_defaults(handler=_run)
