@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -65,3 +65,30 @@ def atomic_copy(source: str | Path, destination: str | Path) -> None:
             shutil.copyfileobj(src, f)
 
     atomic_write(Path(destination), write)
+
+
+def check_output(path: str | Path, *, overwrite: bool, inputs: Sequence[str | Path] = (),
+                 flag: str = "--overwrite") -> Path:  # fmt: skip
+    """Check, before any work, that ``path`` can be written without losing anything.
+
+    Creates the parent folder if needed.
+
+    Raises:
+        ValueError: ``path`` is one of ``inputs``, a folder, an existing file without
+            ``overwrite`` (the message names ``flag``), or its folder cannot be created or written.
+    """
+    path = Path(path)
+    for source in inputs:
+        if path.exists() and Path(source).exists() and os.path.samefile(path, source):
+            raise ValueError(f"the output {str(path)!r} is the input file; choose another output name")
+    if path.is_dir():
+        raise ValueError(f"the output {str(path)!r} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{str(path)!r} already exists; pass {flag} to replace it, or choose another output name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the folder of the output {str(path)!r}: {exc.strerror or exc}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"cannot write the output {str(path)!r}: its folder is not writable")
+    return path

@@ -105,6 +105,24 @@ def test_embed_npy_and_npz(tmp_path, capsys, published_model):
     assert not (tmp_path / "i.npy").exists() and not (tmp_path / "j.npy").exists()
 
 
+def test_embed_never_replaces_a_file_unasked(tmp_path, capsys, published_model):
+    clips = np.random.default_rng(0).normal(size=(2, 3, 20, 20, 1)).astype(np.float32)
+    np.save(tmp_path / "clips.npy", clips)
+    args = ["embed", NAME, str(tmp_path / "clips.npy")]
+    assert main([*args, "-o", str(tmp_path / "clips.npy"), "--overwrite"]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(tmp_path / "clips.npy"), clips)
+    (tmp_path / "f.npy").write_bytes(b"earlier results")
+    assert main([*args, "-o", str(tmp_path / "f.npy")]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "f.npy").read_bytes() == b"earlier results"
+    assert main([*args, "-o", str(tmp_path / "f.npy"), "--overwrite"]) == 0
+    assert np.load(tmp_path / "f.npy").shape == (2, 256)
+    (tmp_path / "a_file").write_text("")
+    assert main([*args, "-o", str(tmp_path / "a_file" / "f.npy")]) == 2
+    assert "cannot create the folder of the output" in capsys.readouterr().err
+
+
 def test_embed_unpublished_model_is_an_actionable_error(tmp_path, capsys, unpublished):
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 5, 25, 2), np.float32))
     assert main(["embed", "aimclr-ntu60-xsub", str(tmp_path / "x.npy"), "-o", str(tmp_path / "f.npy")]) == 2

@@ -145,6 +145,14 @@ def test_refusals_say_what_to_do(capsys, tmp_path, data_dir, checkpoint, encoder
                       "--json", str(out_json))  # fmt: skip
     assert rc == 0, err
     assert "evaluated anyway" in json.loads(out_json.read_text())["notes"][0]
+    # the --json file is checked before any work: an earlier report is kept, a bad path fails fast
+    rc, out, err = _run(capsys, str(other), "--data", str(data_dir), "--protocol", "knn",
+                        "--ignore-preprocessing", "--json", str(out_json))  # fmt: skip
+    assert rc == 2 and "already exists; pass --overwrite" in err and "knn_top1" not in out
+    assert "evaluated anyway" in json.loads(out_json.read_text())["notes"][0]
+    rc, out, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "knn",
+                        "--json", str(out_json / "report.json"))  # fmt: skip
+    assert rc == 2 and "cannot create the folder of the output" in err and "knn_top1" not in out
 
     coco = tmp_path / "coco"
     split = PreparedSplit(np.zeros((3, 3, 12, 17, 1), np.float32), np.arange(3), ["a", "b", "c"])
@@ -228,7 +236,7 @@ def test_recorded_command_names_the_threads_and_keeps_the_process_thread_count(c
     for typed, expected in cases:
         out_json = tmp_path / "t.json"
         rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "knn", *typed,
-                          "--json", str(out_json))  # fmt: skip
+                          "--json", str(out_json), "--overwrite")  # fmt: skip
         assert rc == 0, err
         command = json.loads(out_json.read_text())["metrics"][0]["command"]
         assert command.count("--thr") == 1 and expected in command

@@ -42,12 +42,13 @@ def read_input(path: Path, key: str | None) -> Any:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .._files import atomic_write
+    from .._files import atomic_write, check_output
     from ..api import embed, load
 
     output = Path(args.output)
     if output.suffix != ".npy":
         raise ValueError(f"-o/--output must end in .npy, got {str(output)!r}")
+    check_output(output, overwrite=args.overwrite, inputs=[args.input])
     data = read_input(Path(args.input), args.key)
     start = time.perf_counter()
     model = load(args.name, device=args.device, cache_dir=args.cache_dir, revision=args.revision)
@@ -72,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="model name (e.g. msmclr-nwucla-xview) or path to a .safetensors checkpoint")
     p.add_argument("input", help=".npy or .npz file of skeleton sequences")
     p.add_argument("-o", "--output", required=True, help="destination .npy file (N, num_features) float32")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT file")
     p.add_argument("--key", help="array of the .npz file to embed")
     p.add_argument("--layout", help="layout the input is in, when not the model's (e.g. nwucla20, coco17)")
     p.add_argument(

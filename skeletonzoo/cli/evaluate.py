@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .._files import check_output
 from ..exceptions import SkeletonZooError
 
 PROTOCOL_CHOICES = ("linear", "knn", "finetune", "semi", "all")
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the recorded command always names it",
     )  # fmt: skip
     p.add_argument("--json", metavar="OUT", help="write the metric records and full results to this file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--batch-size", type=int, default=256, help="samples per forward pass when extracting")
     p.add_argument(
         "--ignore-preprocessing", action="store_true",
@@ -120,6 +122,8 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         from ..data.prepared import read_prepared_meta
         from ..evaluate import EvalSettings, FinetuneRecipe, KNNConfig, LinearRecipe, evaluate_model, load_eval_model
 
+        if args.json:  # before hours of evaluation, not after
+            check_output(args.json, overwrite=args.overwrite, flag="--overwrite")
         chosen = ("linear", "knn", "finetune", "semi") if "all" in args.protocol else args.protocol
         protocols = tuple(dict.fromkeys(chosen))
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
