@@ -89,6 +89,16 @@ def test_refuses_to_overwrite_a_run_and_resume_without_checkpoint(tmp_path, data
                                       **{"optimizer.lr_steps": []}))  # fmt: skip
     with pytest.raises(ValueError, match="seed"):
         Trainer(changed, data, tmp_path / "run", resume=True, progress=False)
+    # the checkpoints pruned after the run: its export and log are still not overwritten
+    import shutil
+
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    exported = (tmp_path / "run" / "r.safetensors").read_bytes()
+    log = (tmp_path / "run" / "metrics.jsonl").read_text()
+    with pytest.raises(FileExistsError, match=r"holds an earlier run \(metrics.jsonl, r.safetensors\)"):
+        Trainer(recipe, data, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "r.safetensors").read_bytes() == exported
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == log
 
 
 @pytest.mark.parametrize("method", ["msmclr", "sgclr"])

@@ -231,6 +231,15 @@ class Trainer:
             raise FileExistsError(
                 f"{self.checkpoint_path} exists: pass --resume to continue that run, or choose another --out"
             )
+        elif self.is_main:
+            # a finished run whose checkpoints were pruned: a new run would replace its export and
+            # mix its log into metrics.jsonl
+            earlier = [p.name for p in (self.metrics_path, self.out / f"{recipe.name}.safetensors") if p.exists()]
+            if earlier:
+                raise FileExistsError(
+                    f"{self.out} holds an earlier run ({', '.join(earlier)}) and no checkpoint to resume; "
+                    "choose another --out, or move those files away to train there again"
+                )
 
     # -- set-up ---------------------------------------------------------------------------
     def _check_data(self) -> None:
