@@ -136,6 +136,13 @@ def test_cli_prepare_nwucla_from_a_json_folder(tmp_path):
     assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "out")]) == 2
     assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "out"), "--overwrite"]) == 0
     assert len(open_prepared(tmp_path / "out", "train")) + len(open_prepared(tmp_path / "out", "test")) == 5
+    # a folder with someone's own arrays and no meta.json: kept unless --overwrite
+    own = tmp_path / "own"
+    own.mkdir()
+    np.save(own / "train_position.npy", np.arange(3.0))
+    assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(own)]) == 2
+    np.testing.assert_array_equal(np.load(own / "train_position.npy"), np.arange(3.0))
+    assert main(["prepare", "nwucla", "--raw", str(raw), "--out", str(own), "--overwrite"]) == 0
 
 
 def test_an_ntu_layout_model_embeds_nwucla_clips_through_the_adapter():

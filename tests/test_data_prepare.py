@@ -165,6 +165,13 @@ def test_writer_never_finishes_short(tmp_path):
     assert data.positions[:, 0, 0, 0, 0].tolist() == [1.0, 2.0, 1.0]
     with pytest.raises(PrepareError, match="other input"):
         PreparedWriter(tmp_path, {"train": (["a"], np.array([0]))}, (3, 2, 25, 1), run_id="y")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "train_label.npy").write_bytes(b"someone's labels")
+    with pytest.raises(PrepareError, match="train_label.npy but no meta.json"):
+        PreparedWriter(own, {"train": (["a"], np.array([0]))}, (3, 2, 25, 1), run_id="z")
+    assert (own / "train_label.npy").read_bytes() == b"someone's labels"
+    PreparedWriter(own, {"train": (["a"], np.array([0]))}, (3, 2, 25, 1), run_id="z", overwrite=True)
 
 
 # --- PKU-MMD -----------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .original import open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
-from .prepared import PreparedMeta, PreparedWriter, _sha256, read_prepared_meta, write_prepared
+from .prepared import PreparedMeta, PreparedWriter, _sha256, read_prepared_meta, refuse_unknown_files, write_prepared
 from .preprocess import Preprocess
 from .splits import (
     NTU_BENCHMARKS,
@@ -508,6 +508,7 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
             return meta  # this input, already prepared
         raise PrepareError(f"{out} already holds a prepared dataset ({meta.dataset} {meta.benchmark}) of other "
                            "input; pass --overwrite to replace it, or choose another --out")  # fmt: skip
+    refuse_unknown_files(out, ("train", "test"), overwrite)
     clips = read_nwucla_json_dir(raw) if raw.is_dir() else read_nwucla_npz(raw)
     splits = prepare_nwucla(clips, NWUCLA_PREPROCESS)
     source["count_check"] = ", ".join(f"{s} {len(p.labels):,}" for s, p in splits.items()) + (

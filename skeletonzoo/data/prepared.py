@@ -29,6 +29,7 @@ import hashlib
 import json
 import mmap
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ __all__ = [
     "write_prepared",
     "open_prepared",
     "read_prepared_meta",
+    "refuse_unknown_files",
 ]
 
 PREPARED_FORMAT = "skeletonzoo.prepared/1"
@@ -134,6 +136,21 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 def _split_files(split: str) -> dict[str, str]:
     return {"position": f"{split}_position.npy", "label": f"{split}_label.npy", "names": f"{split}_names.txt"}
+
+
+def refuse_unknown_files(root: str | Path, splits: Iterable[str], overwrite: bool) -> None:
+    """Raise :class:`PrepareError` when ``root`` has no ``meta.json`` but already holds files a
+    preparation would write (a user's own arrays, or a killed run's): they are only replaced
+    with ``overwrite``."""
+    root = Path(root)
+    if overwrite or (root / "meta.json").is_file():
+        return
+    found = [name for split in splits for name in _split_files(split).values() if (root / name).exists()]
+    if found:
+        raise PrepareError(
+            f"{root} holds {', '.join(found)} but no meta.json, so they are not a finished skeletonzoo "
+            "preparation; pass --overwrite (overwrite=True) to replace them, or choose another --out"
+        )
 
 
 def write_prepared(
@@ -429,6 +446,8 @@ class PreparedWriter:
                 f"{self.root} holds an unfinished preparation of other input or options; pass --overwrite "
                 "(overwrite=True) to discard it, or choose another --out"
             )
+        if journal is None:
+            refuse_unknown_files(self.root, self.names, overwrite)
         self._create()
 
     # -- state files ------------------------------------------------------------------
