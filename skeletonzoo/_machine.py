@@ -60,3 +60,25 @@ def hardware(device: torch.device | str | None = None, world_size: int = 1) -> s
         if world_size > 1:
             what += f", {world_size} processes"
     return what
+
+
+def usable_device(device: str | torch.device | None) -> torch.device:
+    """``device`` (``None``: the CPU) as a ``torch.device`` that exists on this machine.
+
+    Raises:
+        ValueError: not a device name, or a CUDA device this machine or torch build lacks
+            (instead of an error deep inside the first tensor operation).
+    """
+    try:
+        resolved = torch.device(device if device is not None else "cpu")
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only torch build" if torch.version.cuda is None else "no CUDA device is visible"
+            raise ValueError(f"device {str(resolved)!r} asked for, but CUDA is not available here ({build}, torch "
+                             f"{torch.__version__}); use the CPU (--device cpu)")  # fmt: skip
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(resolved)!r} asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 ...)")  # fmt: skip
+    return resolved

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._machine import usable_device
 from .checkpoint import load_checkpoint
 from .data.adapters import ADAPTERS, adapt_layout
 from .data.preprocess import Preprocess
@@ -182,7 +183,11 @@ def load(
             verified (see :func:`skeletonzoo.hub.resolve_weights`).
         CheckpointError: the file does not match its registry entry.
         FileNotFoundError: a checkpoint path that does not exist.
+        ValueError: a device this machine does not have.
     """
+    if not isinstance(name, (str, os.PathLike)):
+        raise TypeError(f"load() takes a model name or a checkpoint path, got {type(name).__name__} {name!r}")
+    device = usable_device(device)
     if not isinstance(name, str) or _is_checkpoint_path(name):
         if not pretrained or revision is not None:
             raise ValueError("pretrained=False and revision= apply to registry names, not checkpoint paths")
@@ -426,6 +431,8 @@ def embed(
             layout (the message names the expected layout), or NaN/inf values (the message
             names the samples).
     """
+    if device is not None:
+        device = usable_device(device)
     if isinstance(model_or_name, nn.Module):
         model = model_or_name
         if device is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,29 @@ def read_input(path: Path, key: str | None) -> Any:
     if path.suffix == ".npy":
         if key is not None:
             raise ValueError("--key selects an array of an .npz file; this is an .npy file")
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:  # truncated, object arrays, not NumPy
+            raise ValueError(f"{path}: cannot read it as a NumPy array of numbers ({exc}); write it with "
+                             "np.save(path, float32_array)") from None  # fmt: skip
     if path.suffix != ".npz":
         raise ValueError(f"{path}: INPUT must be a .npy or .npz file (got {path.suffix or 'no extension'!r})")
-    with np.load(path, allow_pickle=False) as archive:
-        names = list(archive.files)
-        if key is not None:
-            if key not in names:
-                raise ValueError(f"{path} has no array {key!r}; it holds {names}")
-            return archive[key]
-        if len(names) == 1:
-            return archive[names[0]]
-        arrays = [archive[n] for n in names]
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if key is not None:
+                if key not in names:
+                    raise ValueError(f"{path} has no array {key!r}; it holds {names}")
+                return archive[key]
+            if len(names) == 1:
+                return archive[names[0]]
+            arrays = [archive[n] for n in names]
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # missing pieces, truncated, not a zip
+        raise ValueError(f"{path}: cannot read it as an .npz archive ({exc})") from None
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):  # ours, above
+            raise
+        raise ValueError(f"{path}: cannot read it as an .npz archive of numbers ({exc})") from None
     if arrays and all(a.ndim == 4 for a in arrays):
         return arrays
     shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _summary(out: object, meta: object) -> str:
@@ -13,13 +14,29 @@ def _summary(out: object, meta: object) -> str:
     return f"{out}: {meta.dataset} {meta.benchmark}: {splits}\n  counts: {meta.source.get('count_check', '-')}"
 
 
+def _positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..data import prepare as p
 
     raw = args.raw
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file; give the folder to write the prepared dataset into")
     if args.dataset == "nwucla":
         if len(raw) != 1:
             raise ValueError("nwucla takes one --raw: nwucla.npz or a folder of the per-clip JSON files")
+        if args.benchmark and set(args.benchmark) != {"xview"}:
+            raise ValueError(f"NW-UCLA has one benchmark here, xview (views 1, 2 train, view 3 test); "
+                             f"got --benchmark {' '.join(args.benchmark)}")  # fmt: skip
         meta = p.prepare_nwucla_dataset(raw[0], args.out, overwrite=args.overwrite)
         print(_summary(args.out, meta))
         return 0
@@ -74,8 +91,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmark", action="append", metavar="NAME",
                    help="xsub, xview (NTU-60, PKU-MMD), xset (NTU-120); repeatable; default: all of "
                    "the dataset's")  # fmt: skip
-    p.add_argument("--workers", type=int, default=None, help="parsing processes (default: the CPU count)")
-    p.add_argument("--batch-size", type=int, default=256, help="clips per normalisation batch and progress record")
+    p.add_argument("--workers", type=_positive, default=None, help="parsing processes (default: the CPU count)")
+    p.add_argument("--batch-size", type=_positive, default=256,
+                   help="clips per normalisation batch and progress record")  # fmt: skip
     p.add_argument("--allow-incomplete", action="store_true",
                    help="prepare a raw folder whose sample counts differ from the official ones")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace another preparation found in --out")

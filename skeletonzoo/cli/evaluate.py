@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from .._files import check_output
+from .._machine import usable_device
 from ..exceptions import SkeletonZooError
 
 PROTOCOL_CHOICES = ("linear", "knn", "finetune", "semi", "all")
@@ -126,7 +127,7 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             check_output(args.json, overwrite=args.overwrite, flag="--overwrite")
         chosen = ("linear", "knn", "finetune", "semi") if "all" in args.protocol else args.protocol
         protocols = tuple(dict.fromkeys(chosen))
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = usable_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         layout = read_prepared_meta(args.data).layout
         model = load_eval_model(
             args.model, random_init=args.random_init is not None, init=args.random_init or "reference",

@@ -16,6 +16,7 @@ import shlex
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..exceptions import SkeletonZooError, SlowPrecisionWarning
@@ -87,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if not args.data:
             parser.error("--data PREPARED_DIR is required to train")
+        out = Path(args.out or f"runs/{recipe.name}")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
+        if args.threads is not None and args.threads < 1:
+            parser.error(f"--threads must be at least 1, not {args.threads}")
         if args.threads is not None:
             import torch
 
@@ -99,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in words)
         with _own_warnings_as_lines():
             trainer = Trainer(
-                recipe, args.data, args.out or f"runs/{recipe.name}", resume=args.resume or args.export_only,
+                recipe, args.data, out, resume=args.resume or args.export_only,
                 device=args.device, command=command,
             )  # fmt: skip
         if args.export_only:

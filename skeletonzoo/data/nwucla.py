@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,11 +90,18 @@ def read_nwucla_npz(path: str | Path) -> NWUCLAClips:
     """Read the packed ``nwucla.npz`` archive."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, truncated, not NumPy
+        raise DataFormatError(f"{path}: cannot read it as the NW-UCLA .npz archive ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataFormatError(f"{path}: a single array, not the NW-UCLA .npz archive (joints, offsets, label, "
+                              "file_name); give nwucla.npz or the folder of per-clip JSON files")  # fmt: skip
+    try:
+        with archive as z:
             joints, offsets, labels = z["joints"], z["offsets"], z["label"]
             names = [str(n) for n in z["file_name"]]
             class_names = tuple(str(c) for c in z["class_names"]) if "class_names" in z else NWUCLA_CLASSES
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(f"{path}: not an NW-UCLA archive ({exc})") from None
     if joints.ndim != 3 or joints.shape[1:] != (20, 3):
         raise DataFormatError(f"{path}: 'joints' has shape {joints.shape}, expected (frames, 20, 3)")

@@ -217,6 +217,9 @@ def read_prepared_meta(root: str | Path) -> PreparedMeta:
     if not path.is_file():
         if root.is_dir():
             hint = "no meta.json (an unfinished `skeletonzoo prepare`? run it again to complete it)"
+        elif root.exists():
+            hint = (f"it is a file; a prepared dataset is the folder `skeletonzoo prepare` writes (for a raw "
+                    f"file: `skeletonzoo prepare DATASET --raw {root} --out DIR`, docs/data.md)")  # fmt: skip
         else:
             hint = ("the directory does not exist; make one from the raw dataset with "
                     "`skeletonzoo prepare DATASET --raw RAW --out DIR` (docs/data.md)")

@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import signal
 import sys
 import time
@@ -50,11 +51,11 @@ from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
 
-from .._machine import cpu_has_bf16_kernels, hardware
+from .._machine import cpu_has_bf16_kernels, hardware, usable_device
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
-from ..exceptions import DataMismatchError, SkeletonZooError, SlowPrecisionWarning
+from ..exceptions import CheckpointError, DataMismatchError, SkeletonZooError, SlowPrecisionWarning
 from ..models import SkeletonEncoder
 from ..skeleton.layouts import get_layout
 from ._provenance import software
@@ -163,7 +164,7 @@ class Trainer:
         self.rank, self.world_size, local_rank = _distributed()
         if device is None:
             device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = usable_device(device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.is_main = self.rank == 0
@@ -364,22 +365,30 @@ class Trainer:
 
     def _resume(self) -> None:
         if not self.checkpoint_path.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {self.checkpoint_path}")
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        if state.get("format") != STATE_FORMAT:
+            raise FileNotFoundError(f"no checkpoint to continue from at {self.checkpoint_path}")
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+            # our writes are atomic, so a damaged file was damaged afterwards (a full disk on copy, ...);
+            # torch's own message suggests weights_only=False, which would not help here
+            raise CheckpointError(
+                f"{self.checkpoint_path} cannot be read as a torch checkpoint (truncated or damaged), so this "
+                "run cannot continue from it: train again with another --out"
+            ) from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise ValueError(f"{self.checkpoint_path}: not a skeletonzoo training checkpoint")
         saved = Recipe.model_validate_json(state["recipe"])
         changed = {k for k in Recipe.model_fields if getattr(saved, k) != getattr(self.recipe, k)}
         if changed - RESUMABLE_CHANGES:
             raise ValueError(
-                f"--resume: the recipe differs from the checkpoint's in {sorted(changed - RESUMABLE_CHANGES)}; "
-                f"only {sorted(RESUMABLE_CHANGES)} may change when resuming"
+                f"{self.checkpoint_path}: the recipe differs from the checkpoint's in "
+                f"{sorted(changed - RESUMABLE_CHANGES)}; only {sorted(RESUMABLE_CHANGES)} may change when resuming"
             )
         if state["data_fingerprint"] != self.data.fingerprint():
-            raise ValueError(f"--resume: {self.data.root} is not the data the checkpoint was trained on")
+            raise ValueError(f"{self.checkpoint_path}: {self.data.root} is not the data the checkpoint was trained on")
         if state["world_size"] != self.world_size:
             raise ValueError(
-                f"--resume: the checkpoint was written by {state['world_size']} processes, this run has "
+                f"{self.checkpoint_path}: the checkpoint was written by {state['world_size']} processes, this run has "
                 f"{self.world_size}; resume with the same number (the data order depends on it)"
             )
         self.method.load_state_dict(state["model"])

@@ -1,0 +1,103 @@
+"""Bad input to the command-line tools ends in one line that says what was wrong, where, and
+what to do (exit status 2), never in a traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pretrain_helpers import tiny_prepared, tiny_recipe
+
+from skeletonzoo._machine import usable_device
+from skeletonzoo.cli.evaluate import main as eval_main
+from skeletonzoo.cli.main import main
+from skeletonzoo.cli.pretrain import main as pretrain_main
+
+
+def _error(capsys, rc: int) -> str:
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_usable_device(no_cuda):
+    assert usable_device(None) == torch.device("cpu") and usable_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu'; use cpu, cuda or cuda:N"):
+        usable_device("gpu")
+    with pytest.raises(ValueError, match="'cuda:1' asked for, but CUDA is not available here.*--device cpu"):
+        usable_device("cuda:1")
+
+
+def test_a_missing_gpu_is_named_before_any_work(tmp_path, capsys, no_cuda):
+    clips = tmp_path / "clips.npy"
+    np.save(clips, np.zeros((2, 3, 10, 20, 1), np.float32))
+    err = _error(capsys, main(["embed", "msmclr-nwucla-xview", str(clips), "-o", str(tmp_path / "f.npy"),
+                               "--device", "cuda"]))  # fmt: skip
+    assert "CUDA is not available" in err and not (tmp_path / "f.npy").exists()
+    data = tiny_prepared(tmp_path / "data")
+    err = _error(capsys, eval_main(["--random-init", "--data", str(data), "--device", "cuda"]))
+    assert "CUDA is not available" in err
+    recipe = tiny_recipe(tmp_path / "r.yaml", "skeletonclr")
+    err = _error(capsys, pretrain_main([str(recipe), "--data", str(data), "--out", str(tmp_path / "run"),
+                                        "--device", "cuda"]))  # fmt: skip
+    assert "CUDA is not available" in err and not (tmp_path / "run").exists()
+
+
+def test_damaged_input_files_are_named(tmp_path, capsys):
+    np.save(tmp_path / "objects.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "clips.npy", np.zeros((2, 3, 10, 20, 1), np.float32))
+    whole = (tmp_path / "clips.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(whole[: len(whole) // 2])
+    np.savez(tmp_path / "clips.npz", np.zeros((2, 3, 10, 20, 1), np.float32))
+    whole = (tmp_path / "clips.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    for name, message in (("objects.npy", "cannot read it as a NumPy array of numbers"),
+                          ("cut.npy", "cannot read it as a NumPy array of numbers"),
+                          ("cut.npz", "cannot read it as an .npz archive")):  # fmt: skip
+        err = _error(capsys, main(["embed", "msmclr-nwucla-xview", str(tmp_path / name), "-o",
+                                   str(tmp_path / "f.npy")]))  # fmt: skip
+        assert f"{tmp_path / name}: {message}" in err
+    # the NW-UCLA reader: a plain array, a truncated archive
+    out = str(tmp_path / "o")
+    err = _error(capsys, main(["prepare", "nwucla", "--raw", str(tmp_path / "clips.npy"), "--out", out]))
+    assert "a single array, not the NW-UCLA .npz archive" in err
+    err = _error(capsys, main(["prepare", "nwucla", "--raw", str(tmp_path / "cut.npz"), "--out", out]))
+    assert "cannot read it as the NW-UCLA .npz archive" in err
+
+
+def test_prepare_options_are_checked(tmp_path, capsys):
+    raw = tmp_path / "nwucla.npz"
+    raw.write_bytes(b"")
+    err = _error(capsys, main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "o"),
+                               "--benchmark", "xsub"]))  # fmt: skip
+    assert "NW-UCLA has one benchmark here, xview" in err
+    (tmp_path / "a_file").write_text("")
+    err = _error(capsys, main(["prepare", "nwucla", "--raw", str(raw), "--out", str(tmp_path / "a_file")]))
+    assert "is a file; give the folder" in err
+    with pytest.raises(SystemExit):
+        main(["prepare", "ntu60", "--raw", str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "0"])
+    assert "--workers: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_pretrain_refuses_a_damaged_checkpoint_and_bad_paths(tmp_path, capsys):
+    data = tiny_prepared(tmp_path / "data")
+    recipe = str(tiny_recipe(tmp_path / "r.yaml", "skeletonclr"))
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "last.pt").write_bytes(b"\x80\x02 not a checkpoint")
+    for flag in ("--resume", "--export-only"):
+        err = _error(capsys, pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "run"), flag]))
+        assert "last.pt cannot be read as a torch checkpoint (truncated or damaged)" in err
+    (tmp_path / "a_file").write_text("")
+    err = _error(capsys, pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "a_file")]))
+    assert "--out" in err and "is a file" in err
+    err = _error(capsys, pretrain_main([recipe, "--data", str(tmp_path / "a_file"), "--out", str(tmp_path / "r2")]))
+    assert "is not a prepared dataset: it is a file" in err
+    with pytest.raises(SystemExit):
+        pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "r3"), "--threads", "0"])
+    assert "--threads must be at least 1" in capsys.readouterr().err
