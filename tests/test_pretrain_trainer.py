@@ -120,6 +120,29 @@ def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, data, method
     steps = [json.loads(x)["global_step"] for x in (tmp_path / "resumed/metrics.jsonl").read_text().splitlines()
              if json.loads(x)["event"] == "step"]  # fmt: skip
     assert steps == list(range(1, 10))
+    # the interrupted epoch's means cover all its steps, the ones before the interruption too
+    assert _epoch_terms(tmp_path / "resumed") == _epoch_terms(tmp_path / "straight")
+
+
+def _epoch_terms(run: Path) -> list[dict]:  # type: ignore[type-arg]
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    drop = {"seconds", "samples_per_s", "resumed_at_step"}
+    return [{k: v for k, v in r.items() if k not in drop} for r in records if r["event"] == "epoch"]
+
+
+def test_resume_after_an_epochs_last_step_logs_that_epoch_whole(tmp_path, data, monkeypatch):
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "sgclr"))
+    Trainer(recipe, data, tmp_path / "straight", progress=False).run()
+    original_step = Trainer.step
+    stop_after_steps(monkeypatch, 6)  # epoch 2, step 3 of 3: checkpointed before the epoch record
+    with pytest.raises(TrainingInterrupted):
+        Trainer(recipe, data, tmp_path / "resumed", progress=False).run()
+    monkeypatch.setattr(Trainer, "step", original_step)
+    Trainer(recipe, data, tmp_path / "resumed", resume=True, progress=False).run()
+    assert _epoch_terms(tmp_path / "resumed") == _epoch_terms(tmp_path / "straight")
+    epoch2 = [json.loads(x) for x in (tmp_path / "resumed/metrics.jsonl").read_text().splitlines()
+              if json.loads(x).get("epoch") == 2 and json.loads(x)["event"] == "epoch"]  # fmt: skip
+    assert epoch2[0]["resumed_at_step"] == 3 and epoch2[0]["samples_per_s"] is None
 
 
 def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path, data):

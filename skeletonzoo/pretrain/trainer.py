@@ -524,6 +524,12 @@ class Trainer:
         start = self.position.step_in_epoch
         sums: dict[str, float] = {}
         counted = 0
+        # resumed mid-epoch: the epoch's means include the steps logged before the interruption
+        # (json keeps every float exactly, so they equal an uninterrupted run's)
+        earlier = self._logged_steps(epoch) if start else []
+        for values in earlier:
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
         epoch_start = time.perf_counter()
         bar = tqdm(total=len(batches), initial=start, desc=f"epoch {epoch}/{recipe.epochs}", unit="step",
                    disable=not self.progress, leave=False, dynamic_ncols=True)  # fmt: skip
@@ -555,17 +561,29 @@ class Trainer:
         finally:
             bar.close()
         seconds = time.perf_counter() - epoch_start
-        means = {k: v / max(counted, 1) for k, v in sums.items()}
-        # the steps this process ran (after a resume mid-epoch, only those), over their wall time
-        rate = counted * recipe.batch_size / seconds if counted else 0.0
+        means = {k: v / max(counted + len(earlier), 1) for k, v in sums.items()}
+        # speed: the steps this process ran (after a resume mid-epoch, only those), over their wall time
+        epoch_rate = round(counted * recipe.batch_size / seconds, 2) if counted else None
         record = {"event": "epoch", "epoch": epoch, "global_step": self.position.global_step, "lr": lr,
-                  "seconds": round(seconds, 2), "samples_per_s": round(rate, 2),
+                  "seconds": round(seconds, 2), "samples_per_s": epoch_rate,
+                  **({"resumed_at_step": start} if start else {}),
                   "mining": self.method.is_mining(epoch), **means}  # fmt: skip
         self._log(record)
         if self.is_main and not self.progress:
             terms = " ".join(f"{k} {v:.4f}" for k, v in means.items())
-            print(f"[{recipe.name}] epoch {epoch}/{recipe.epochs} {terms} lr {lr:g} "
-                  f"({seconds:.1f} s, {rate:.1f} samples/s)", file=sys.stderr, flush=True)  # fmt: skip
+            speed = f"{seconds:.1f} s, {epoch_rate:.1f} samples/s" if epoch_rate is not None else "no steps left to run"
+            resumed = f", resumed at step {start}" if start else ""
+            print(f"[{recipe.name}] epoch {epoch}/{recipe.epochs} {terms} lr {lr:g} ({speed}{resumed})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    def _logged_steps(self, epoch: int) -> list[dict[str, float]]:
+        """The loss terms of ``epoch``'s step records in metrics.jsonl (the main process's log)."""
+        if not self.is_main or not self.metrics_path.exists():
+            return []
+        meta = {"event", "epoch", "step", "global_step", "lr", "samples_per_s"}
+        records = (json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip())
+        return [{k: v for k, v in r.items() if k not in meta}
+                for r in records if r.get("event") == "step" and r.get("epoch") == epoch]  # fmt: skip
 
     # -- export ---------------------------------------------------------------------------
     def provenance(self, wall_time_s: float) -> dict[str, Any]:
