@@ -46,8 +46,13 @@ def test_overrides_are_typed_and_dotted():
 
 
 def test_errors_name_the_field(tmp_path):
-    with pytest.raises(RecipeError, match="optimizer.lrr"):
+    with pytest.raises(RecipeError, match=r"--set optimizer.lrr=0.1: unknown field; did you mean 'lr'\?"):
         load_recipe("msmclr-nwucla-xview", ["optimizer.lrr=0.1"])
+    with pytest.raises(RecipeError, match="unknown field; did you mean 'hidden_channels' or 'in_channels'"):
+        load_recipe("msmclr-nwucla-xview", ["model.encoder.hiden_channels=3"])
+    # a consequence of an override names every --set given
+    with pytest.raises(RecipeError, match=r"with --set epochs=1: .*lr_steps entry 84 is outside 1..epochs-1"):
+        load_recipe("msmclr-nwucla-xview", ["epochs=1"])
     with pytest.raises(RecipeError, match="lr_steps entry 190"):
         load_recipe("msmclr-nwucla-xview", ["optimizer.lr_steps=[190]"])
     with pytest.raises(RecipeError, match="did you mean msmclr-nwucla-xview"):

@@ -14,6 +14,7 @@ Every field is checked at parse time (``extra="forbid"``): a typo fails with its
 from __future__ import annotations
 
 import copy
+import difflib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -249,7 +250,30 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(recipe)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise RecipeError(f"{path}: invalid recipe: {problems}") from None
+        overridden = {item.partition("=")[0]: item for item in overrides or []}
+        problems = "; ".join(_problem(err, overridden) for err in exc.errors())
+        # a problem no --set is named in may still come from one (epochs=1 against the lr steps)
+        named = any(f"--set {o}" in problems for o in overrides or [])
+        where = f"{path} with " + " ".join(f"--set {o}" for o in overrides) if overrides and not named else str(path)
+        raise RecipeError(f"{where}: invalid recipe: {problems}") from None
+
+
+def _problem(error: Any, overridden: dict[str, str]) -> str:
+    """One validation error as ``field: message``, naming the ``--set`` that caused it and, for
+    an unknown field, the closest known ones."""
+    loc = [str(p) for p in error["loc"]]
+    key = ".".join(loc)
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        model: Any = Recipe
+        for part in loc[:-1]:  # the pydantic model the unknown field sits in
+            annotation = model.model_fields[part].annotation if part in model.model_fields else None
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                model = None
+                break
+            model = annotation
+        close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=2) if model is not None else []
+        message = "unknown field" + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "")
+    if key in overridden:
+        return f"--set {overridden[key]}: {message}"
+    return f"{key or '(recipe)'}: {message}"
