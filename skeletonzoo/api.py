@@ -35,7 +35,7 @@ from .data.adapters import ADAPTERS, adapt_layout
 from .data.preprocess import Preprocess
 from .exceptions import CheckpointError, WeightsNotPublishedError
 from .features import extract_features
-from .manifest import PublishedWeights
+from .manifest import MIN_REVISION_PREFIX, PublishedWeights
 from .models import SkeletonEncoder
 from .models.ensemble import GroupedInputEncoder, StreamEnsemble, num_features_of
 from .registry import ModelInfo, get_spec, list_models, model_info
@@ -113,17 +113,24 @@ def _pick_weights(info: ModelInfo, revision: str | None) -> PublishedWeights:
         )
     if revision is None:
         return info.weights[-1]
+    if not isinstance(revision, str):
+        raise TypeError(f"revision is a string (a Hub commit or sha256 prefix), got {type(revision).__name__}")
     matches = [w for w in info.weights if w.matches_revision(revision)]
     if len(matches) != 1:
         known = ", ".join(
-            f"{w.sources.huggingface.revision[:10] if w.sources.huggingface else '-'} (sha256 {w.sha256[:10]})"
+            (f"Hub commit {w.sources.huggingface.revision[:12]} / " if w.sources.huggingface else "")
+            + f"sha256 {w.sha256[:12]}" + (" (the default, newest)" if w is info.weights[-1] else "")
             for w in info.weights
         )
-        what = "matches no" if not matches else "matches more than one"
+        if len(revision) < MIN_REVISION_PREFIX:
+            what = f"is too short (at least {MIN_REVISION_PREFIX} characters, to name one file for good)"
+        else:
+            what = "matches no" if not matches else "matches more than one"
+            what += f" published weights of {info.name!r}"
         raise ValueError(
-            f"revision {revision!r} {what} published weights of {info.name!r}; give at least 7 characters of "
-            f"the Hub commit or sha256 of one of: {known}. Unlisted files cannot be verified: download them "
-            "yourself and pass the path to skeletonzoo.load()."
+            f"revision {revision!r} {what}; give at least {MIN_REVISION_PREFIX} characters of the Hub commit or "
+            f"sha256 of one of: {known}. Unlisted files cannot be verified: download them yourself and pass the "
+            "path to skeletonzoo.load()."
         )
     return matches[0]
 

@@ -272,8 +272,10 @@ def test_revision_selects_among_published_weights(tmp_path, bundled):
     assert skeletonzoo.load(name).published == v2  # newest by default
     with pytest.raises(ValueError, match="matches no published weights"):
         skeletonzoo.load(name, revision="f" * 12)
-    with pytest.raises(ValueError, match="at least 7 characters"):
+    with pytest.raises(ValueError, match=r"'11' is too short \(at least 7 characters.*\(the default, newest\)"):
         skeletonzoo.load(name, revision="11")
+    with pytest.raises(TypeError, match="revision is a string"):
+        skeletonzoo.load(name, revision=1)  # type: ignore[arg-type]
     # v1's bytes are no longer bundled (v2 is) and it has no reachable source: verified or nothing
     with pytest.raises(skeletonzoo.SkeletonZooError):
         skeletonzoo.load(name, revision=v1.sha256[:12], local_files_only=True)
