@@ -101,3 +101,18 @@ def test_pretrain_refuses_a_damaged_checkpoint_and_bad_paths(tmp_path, capsys):
     with pytest.raises(SystemExit):
         pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "r3"), "--threads", "0"])
     assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_eval_options_out_of_range_name_the_option(tmp_path, capsys):
+    data = str(tiny_prepared(tmp_path / "data"))
+    cases = (("--k", "0", "Input should be greater than or equal to 1"),
+             ("--linear-epochs", "0", "Input should be greater than or equal to 1"),
+             ("--semi-fraction", "2", "Input should be less than or equal to 1"),
+             ("--knn-temperature", "-1", "Input should be greater than 0"))  # fmt: skip
+    for option, value, message in cases:
+        err = _error(capsys, eval_main(["--random-init", "--data", data, option, value]))
+        assert f"{option}: {message}" in err
+    err = _error(capsys, eval_main(["--data", data]))
+    assert "give a model (a zoo name or a .safetensors checkpoint), or --random-init" in err
+    assert eval_main(["--random-init", "--data", data, "--protocol", "knn", "--k", "500"]) == 0
+    assert "note: kNN: k=500 is more than the 24 training samples, so all of them vote" in capsys.readouterr().out

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import torch
+from pydantic import ValidationError
 
 from .._files import check_output
 from .._machine import usable_device
@@ -87,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# (settings model, field) -> the option that sets it, for one-line validation errors
+_OPTION_OF = {
+    ("LinearRecipe", "epochs"): "--linear-epochs", ("LinearRecipe", "lr"): "--linear-lr",
+    ("LinearRecipe", "lr_drops_at"): "--linear-lr-drops", ("LinearRecipe", "eval_interval"): "--eval-interval",
+    ("LinearRecipe", "head_init"): "--head-init", ("KNNConfig", "k"): "--k",
+    ("KNNConfig", "weighting"): "--knn-weighting", ("KNNConfig", "temperature"): "--knn-temperature",
+    ("FinetuneRecipe", "epochs"): "--finetune-epochs", ("FinetuneRecipe", "lr"): "--finetune-lr",
+    ("FinetuneRecipe", "lr_drops_at"): "--finetune-lr-drops", ("FinetuneRecipe", "head_init"): "--head-init",
+    ("EvalSettings", "semi_fractions"): "--semi-fraction", ("EvalSettings", "batch_size"): "--batch-size",
+    ("EvalSettings", "semi_mode"): "--semi-mode", ("EvalSettings", "seed"): "--seed",
+}  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo-eval``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -155,6 +169,11 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         threads = torch.get_num_threads() if args.threads is None else None
         command = recorded_command(argv, revision=revision, threads=threads)
         report = evaluate_model(model, args.data, settings, device=device, command=command)
+    except ValidationError as exc:  # an option out of range: name the option, in one line
+        problems = "; ".join(f"{_OPTION_OF.get((exc.title, str(e['loc'][0])), exc.title)}: {e['msg']}"
+                             for e in exc.errors())  # fmt: skip
+        print(f"skeletonzoo-eval: error: {problems}", file=sys.stderr)
+        return 2
     except (SkeletonZooError, FileNotFoundError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"skeletonzoo-eval: error: {message}", file=sys.stderr)

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,7 +102,8 @@ def load_eval_model(
         ValueError: neither ``model`` nor ``random_init``.
     """
     if model is None and not random_init:
-        raise ValueError("give a checkpoint path, or --random-init for a randomly initialised encoder")
+        raise ValueError("give a model (a zoo name or a .safetensors checkpoint), or --random-init for a randomly "
+                         "initialised encoder")  # fmt: skip
     config = EncoderConfig.model_validate({"layout": layout})
     preprocessing: dict[str, Any] | None = None
     model_stream = "joint"
@@ -155,7 +156,9 @@ class EvalSettings(BaseModel):
     linear: LinearRecipe = Field(default_factory=LinearRecipe)
     knn: KNNConfig = Field(default_factory=KNNConfig)
     finetune: FinetuneRecipe = Field(default_factory=FinetuneRecipe)
-    semi_fractions: tuple[float, ...] = (0.01, 0.1)
+    semi_fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
+        default=(0.01, 0.1), description="fractions of the training labels, each in (0, 1]"
+    )
     semi_mode: SemiMode = "linear"
     semi_finetune: FinetuneRecipe | None = Field(
         default=None, description="recipe of semi_mode='finetune' (None: HiCLR's, epochs as long as the full train set)"
@@ -365,6 +368,9 @@ def evaluate_model(
         )
         results["knn"] = knn
         seconds["knn"] = knn.seconds
+        if settings.knn.k > len(train):
+            notes.append(f"kNN: k={settings.knn.k} is more than the {len(train)} training samples, so all of "
+                         "them vote")  # fmt: skip
         text = f"kNN: {frozen}; {settings.knn.describe()}; all {len(train)} training samples labelled; {common}"
         for top, value in (("top1", knn.top1), ("top5", knn.top5)):
             metrics.append(
