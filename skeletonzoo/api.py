@@ -200,6 +200,7 @@ def load(
             raise ValueError("pretrained=False and revision= apply to registry names, not checkpoint paths")
         return _load_path(Path(name), component, device)
     spec = get_spec(name)
+    name = spec.name  # the registry's spelling (names are matched in any case)
     if spec.members:
         if component != "joint" or revision is not None:
             raise ValueError(f"{name!r} is an ensemble: load its members to choose a component or revision")

@@ -346,13 +346,13 @@ def suggest_names(name: str, n: int = 3) -> list[str]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The registry entry of ``name``.
+    """The registry entry of ``name`` (any case).
 
     Raises:
         UnknownModelError: not a registered name (the message suggests close matches).
     """
     registry = _registry()
-    spec = registry.get(name)
+    spec = registry.get(name) or registry.get(name.lower())  # case-insensitive, as list_models
     if spec is None:
         close = suggest_names(name)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
@@ -401,6 +401,10 @@ def list_models(pattern: str = "*", pretrained: bool | None = None) -> list[str]
         pretrained: ``True``: only names whose weights are published; ``False``: only
             those without; ``None``: all.
     """
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern is an fnmatch string such as 'msmclr-*', got {type(pattern).__name__}")
+    if pretrained not in (None, True, False):
+        raise TypeError(f"pretrained is True, False or None, got {pretrained!r}")
     manifest = _manifest()
     pattern = pattern.lower()
     names = [n for n in sorted(_registry()) if fnmatch.fnmatchcase(n, pattern)]
@@ -417,7 +421,7 @@ def model_info(name: str) -> ModelInfo:
     """
     spec = get_spec(name)
     manifest = _manifest()
-    record = manifest.record(name)
+    record = manifest.record(spec.name)
     method, dataset = METHODS[spec.method], DATASETS[spec.dataset]
     fields: dict[str, Any] = {
         "name": spec.name,

@@ -163,3 +163,10 @@ def test_info_names_the_machine_of_measured_metrics(capsys):
     metric = next(m for m in model_info(NAME).metrics if m.measured_by == "skeletonzoo")
     assert metric.machine  # every published NW-UCLA record was re-measured and names its machine
     assert f"measured by skeletonzoo on {metric.machine}: " in out
+
+
+def test_list_suggests_a_wider_pattern(capsys):
+    assert main(["list", "msmclr"]) == 1
+    assert "the pattern is matched whole: try `skeletonzoo list '*msmclr*'`" in capsys.readouterr().out
+    assert main(["list", "zzz"]) == 1
+    assert "no model matches 'zzz'" in capsys.readouterr().out

@@ -194,3 +194,13 @@ def test_recipe_files_and_registry_agree():
         assert (recipe.name, recipe.method, recipe.stream) == (name, info.method, info.stream)
         assert (recipe.dataset, recipe.benchmark) == (info.dataset, info.split)
         assert recipe.model.encoder == info.components["joint"].config
+
+
+def test_names_are_matched_in_any_case_and_bad_arguments_are_type_errors():
+    import skeletonzoo
+
+    assert skeletonzoo.model_info("MsMCLR-NWUCLA-xview") == skeletonzoo.model_info("msmclr-nwucla-xview")
+    with pytest.raises(TypeError, match="pretrained is True, False or None, got 'no'"):
+        skeletonzoo.list_models(pretrained="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="pattern is an fnmatch string"):
+        skeletonzoo.list_models(3)  # type: ignore[arg-type]

@@ -22,7 +22,12 @@ def _run(args: argparse.Namespace) -> int:
     names = list_models(args.pattern, pretrained=pretrained)
     if not names:
         hint = " with published weights" if args.pretrained else ""
-        print(f"no model{hint} matches {args.pattern!r}; `skeletonzoo list` shows them all")
+        wider = f"*{args.pattern}*"
+        if not any(c in args.pattern for c in "*?[") and list_models(wider, pretrained=pretrained):
+            print(f"no model{hint} is named {args.pattern!r}; the pattern is matched whole: try "
+                  f"`skeletonzoo list '{wider}'`")  # fmt: skip
+        else:
+            print(f"no model{hint} matches {args.pattern!r}; `skeletonzoo list` shows them all")
         return 1
     infos = [model_info(n) for n in names]
     if args.json:
