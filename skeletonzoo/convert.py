@@ -212,6 +212,21 @@ def _pickled_globals(path: Path) -> list[str]:
     return [g for g in dict.fromkeys(found) if not g.startswith(_TENSOR_GLOBALS)]
 
 
+def _is_skeletonzoo_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a .safetensors file with skeletonzoo's metadata (our format already)."""
+    from .checkpoint import read_metadata  # local: checkpoint imports models only
+
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9 or head[8:9] != b"{":  # safetensors: 8-byte header length, then its JSON
+        return False
+    try:
+        read_metadata(path)
+    except CheckpointError:
+        return False
+    return True
+
+
 def read_reference_state(path: str | Path) -> dict[str, torch.Tensor]:
     """Read an original-code checkpoint safely: a flat ``{key: tensor}`` dict.
 
@@ -223,6 +238,11 @@ def read_reference_state(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
+    if _is_skeletonzoo_checkpoint(path):
+        raise CheckpointError(
+            f"{path} is already a skeletonzoo checkpoint, nothing to convert: load it as it is, "
+            f"skeletonzoo.load({str(path)!r}) or `skeletonzoo embed {path} ...`"
+        )
     try:
         with warnings.catch_warnings():
             # torch's safe unpickler warns about any pickle protocol but 2 before it reads (or

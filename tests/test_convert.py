@@ -11,7 +11,7 @@ import torch
 from reference_files import make_reference_state, write_reference_checkpoint
 
 from skeletonzoo import convert_reference_checkpoint
-from skeletonzoo.checkpoint import load_checkpoint, read_metadata
+from skeletonzoo.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from skeletonzoo.cli.main import main as cli
 from skeletonzoo.convert import REFERENCE_METHODS, load_reference_checkpoint, sha256_file
 from skeletonzoo.exceptions import CheckpointError, ReferenceCheckpointError
@@ -176,3 +176,14 @@ def test_parity_checkpoint_roundtrip_through_safetensors(msmclr_ref_path, tmp_pa
         np.testing.assert_allclose(
             loaded.heads["joint"](pooled).numpy(), expected_msmclr["enc_q_head"], atol=1e-5, rtol=1e-4
         )
+
+
+def test_converting_a_skeletonzoo_checkpoint_says_it_is_one_already(tmp_path):
+    from skeletonzoo.convert import read_reference_state
+    from skeletonzoo.exceptions import CheckpointError
+    from skeletonzoo.models import SkeletonEncoder
+
+    path = tmp_path / "ours.safetensors"
+    save_checkpoint(path, {"joint": SkeletonEncoder(hidden_channels=4, hidden_dim=16)})
+    with pytest.raises(CheckpointError, match="already a skeletonzoo checkpoint, nothing to convert"):
+        read_reference_state(path)
