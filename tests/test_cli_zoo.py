@@ -170,3 +170,18 @@ def test_list_suggests_a_wider_pattern(capsys):
     assert "the pattern is matched whole: try `skeletonzoo list '*msmclr*'`" in capsys.readouterr().out
     assert main(["list", "zzz"]) == 1
     assert "no model matches 'zzz'" in capsys.readouterr().out
+
+
+def test_info_reads_a_checkpoint_file(tmp_path, capsys, published_model):
+    _, data = published_model
+    path = tmp_path / "copy.safetensors"
+    path.write_bytes(data)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"(the published {NAME} weights)" in out and "encoder       joint: ST-GCN layout=" in out
+    other = tmp_path / "other.safetensors"
+    make_checkpoint(other, NAME, seed=5)
+    assert main(["info", str(other)]) == 0
+    assert "(not a published file)" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "missing.safetensors")]) == 2
+    assert "no checkpoint file at" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,9 +66,49 @@ def _describe(info: ModelInfo) -> list[str]:
     return lines
 
 
+def _describe_file(path: Path) -> list[str]:
+    """A checkpoint file: what its metadata says, and which published weights it is, if any."""
+    from .._files import sha256_file
+    from ..checkpoint import read_metadata
+    from ..registry import list_models, model_info
+
+    meta = read_metadata(path)
+    digest = sha256_file(path)
+    published = [(n, w) for n in list_models(pretrained=True) for w in model_info(n).weights if w.sha256 == digest]
+    lines = [str(path), f"  sha256        {digest}"
+             + (f" (the published {published[0][0]} weights)" if published else " (not a published file)"),
+             f"  stream        {meta.stream}"]  # fmt: skip
+    for name, component in meta.components.items():
+        c = component.config
+        lines.append(f"  encoder       {name}: ST-GCN layout={c.layout} in_channels={c.in_channels} "
+                     f"hidden_channels={c.hidden_channels} hidden_dim={c.hidden_dim} "
+                     f"input={component.input}")  # fmt: skip
+    pre = meta.preprocessing
+    lines.append("  preprocessing " + (", ".join(f"{k}={v}" for k, v in pre.items() if v is not None) if pre else
+                                       "none recorded (give normalised positions, preprocess=False)"))  # fmt: skip
+    prov = meta.provenance
+    for key in ("method", "recipe", "seed", "epochs_run", "epochs_planned", "hardware", "wall_time_s", "command",
+                "source", "source_sha256"):  # fmt: skip
+        if key in prov:
+            lines.append(f"  {key:<13} {prov[key]}")
+    if isinstance(prov.get("data"), dict):
+        lines.append("  data          " + ", ".join(f"{k} {v}" for k, v in prov["data"].items()))
+    return lines
+
+
 def _run(args: argparse.Namespace) -> int:
+    from ..api import _is_checkpoint_path
     from ..registry import model_info
 
+    if _is_checkpoint_path(args.name):
+        path = Path(args.name)
+        if args.json:
+            from ..checkpoint import read_metadata
+
+            print(read_metadata(path).model_dump_json(indent=2))
+        else:
+            print("\n".join(_describe_file(path)))
+        return 0
     info = model_info(args.name)
     print(info.model_dump_json(indent=2) if args.json else "\n".join(_describe(info)))
     return 0
@@ -77,8 +118,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "info",
         help="show one model's architecture, preprocessing, recipe, metrics and weights",
-        description="Show everything the registry and the weights manifest know about a model.",
+        description="Show everything the registry and the weights manifest know about a model, or what a "
+        ".safetensors checkpoint's metadata records.",
     )
-    p.add_argument("name", help="model name, e.g. msmclr-ntu120-xset")
+    p.add_argument("name", help="model name, e.g. msmclr-ntu120-xset, or a .safetensors checkpoint")
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
     p.set_defaults(handler=_run)
