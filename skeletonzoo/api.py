@@ -342,7 +342,7 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
     expected = " or ".join(f"{c!r} (V={get_layout(c).num_joints})" for c in defaults)
     adaptable = [name for name, lay in LAYOUTS.items() if lay.num_joints == v and (name, target) in ADAPTERS]
     if adaptable:
-        hint = " or ".join(f'adapt with layout="{a}"' for a in adaptable)
+        hint = " or ".join(f'adapt with layout="{a}" (--layout {a} on the command line)' for a in adaptable)
         takers = [a for a in adaptable if any(get_spec(n).input_layout == a for n in list_models())]
         hint += f" or pick a {takers[0]} model (skeletonzoo list)" if takers else ""
     else:

@@ -87,9 +87,11 @@ def test_empty_input_gives_zero_rows(ntu_bone):
     [
         (
             (2, 3, 10, 17, 1),
-            "V=17 joints but 'msmclr-ntu60-xsub-bone' expects layout 'ntu25' \\(V=25\\); adapt with layout=\"coco17\"$",
+            "V=17 joints but 'msmclr-ntu60-xsub-bone' expects layout 'ntu25' \\(V=25\\); adapt with layout=\"coco17\" "
+            "\\(--layout coco17 on the command line\\)$",
         ),
-        ((2, 3, 10, 20, 1), 'adapt with layout="nwucla20" or pick a nwucla20 model \\(skeletonzoo list\\)'),
+        ((2, 3, 10, 20, 1), 'adapt with layout="nwucla20" \\(--layout nwucla20 on the command line\\) or pick a '
+                            'nwucla20 model \\(skeletonzoo list\\)'),
         ((2, 3, 10, 19, 1), "V=19 joints .* no known layout with V=19 has an adapter to 'ntu25'"),
         ((2, 2, 10, 25, 2), "C=2 channels but layout 'ntu25' takes C=3"),
         ((3, 10, 25), "expected a batch \\(N, C, T, V, M\\)"),
