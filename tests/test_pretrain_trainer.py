@@ -343,3 +343,20 @@ def test_cpu_bf16_kernel_check_agrees_with_the_cpu_flags(monkeypatch):
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing)
     assert cpu_has_bf16_kernels() == expected
+
+
+def test_export_only_and_resume_reuse_the_runs_own_recipe(tmp_path, data, capsys):
+    """The --set flags a run started with need not be repeated: --export-only / --resume read the
+    run's recipe.json; a run of another recipe in the folder is named as such."""
+    from skeletonzoo.cli.pretrain import main as pretrain_main
+
+    recipe = str(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3))
+    run = str(tmp_path / "run")
+    started = ["--data", str(data), "--out", run, "--set", "epochs=1", "--set", "optimizer.lr_steps=[]"]
+    assert pretrain_main([recipe, *started]) == 0
+    assert pretrain_main([recipe, "--data", str(data), "--out", run, "--export-only"]) == 0
+    assert "(1 of 1 epochs)" in capsys.readouterr().out
+    other = str(tiny_recipe(tmp_path / "other.yaml", "skeletonclr"))
+    for extra in ([], ["--resume"]):
+        assert pretrain_main([other, "--data", str(data), "--out", run, *extra]) == 2
+        assert "holds a run of recipe 'r', not 'other'" in capsys.readouterr().err

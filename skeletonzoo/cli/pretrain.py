@@ -17,9 +17,12 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..exceptions import SkeletonZooError, SlowPrecisionWarning
+
+if TYPE_CHECKING:
+    from ..pretrain.recipe import Recipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +72,18 @@ def _own_warnings_as_lines() -> Iterator[None]:
         yield
 
 
+def _run_recipe(out: Path, named: Recipe) -> Recipe:
+    """The recipe a run in ``out`` was started with (its ``recipe.json``, ``--set`` flags
+    included), so ``--resume`` and ``--export-only`` need no flags repeated."""
+    from ..pretrain.recipe import Recipe
+
+    saved = Recipe.model_validate_json((out / "recipe.json").read_text())
+    if saved.name != named.name:
+        raise ValueError(f"{out} holds a run of recipe {saved.name!r}, not {named.name!r}; give that recipe, "
+                         "or another --out")  # fmt: skip
+    return saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo-pretrain``; returns the exit status."""
     parser = build_parser()
@@ -91,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out or f"runs/{recipe.name}")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
+        if (args.resume or args.export_only) and not args.overrides and (out / "recipe.json").is_file():
+            recipe = _run_recipe(out, recipe)
         if args.threads is not None and args.threads < 1:
             parser.error(f"--threads must be at least 1, not {args.threads}")
         if args.threads is not None:

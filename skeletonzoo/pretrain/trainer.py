@@ -229,6 +229,10 @@ class Trainer:
         if resume:
             self._resume()
         elif self.is_main and self.checkpoint_path.exists():
+            other = self._recipe_in_out()
+            if other is not None and other != recipe.name:
+                raise FileExistsError(f"{self.out} holds a run of recipe {other!r}, not {recipe.name!r}: "
+                                      "choose another --out")  # fmt: skip
             raise FileExistsError(
                 f"{self.checkpoint_path} exists: pass --resume to continue that run, or choose another --out"
             )
@@ -241,6 +245,13 @@ class Trainer:
                     f"{self.out} holds an earlier run ({', '.join(earlier)}) and no checkpoint to resume; "
                     "choose another --out, or move those files away to train there again"
                 )
+
+    def _recipe_in_out(self) -> str | None:
+        """The name of the recipe the run in ``out`` was started with (its recipe.json), if any."""
+        try:
+            return str(json.loads((self.out / "recipe.json").read_text())["name"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     # -- set-up ---------------------------------------------------------------------------
     def _check_data(self) -> None:
