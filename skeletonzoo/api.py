@@ -20,6 +20,7 @@ to ``(N, num_features)``, with these attributes:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,10 +351,17 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
     raise ValueError(f"input has V={v} joints but {_label(model)} expects layout {expected}; {hint}")
 
 
+# Kinect camera-space coordinates are metres, a few at most: far larger ones are another unit
+_LARGEST_METRES = 50.0
+
+
 def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) -> None:
-    """Reject NaN/inf, and persons beyond ``num_persons`` that hold data, naming the samples."""
+    """Reject NaN/inf, and persons beyond ``num_persons`` that hold data, naming the samples;
+    warn about all-zero samples and coordinates too large to be metres."""
     bad: list[int] = []
     crowded: list[int] = []
+    empty: list[int] = []
+    largest = 0.0
     for start in range(0, samples.n, chunk):
         raw = samples.raw(start, min(start + chunk, samples.n))
         items = [raw] if not isinstance(raw, list) else [c[None] for c in raw]
@@ -362,6 +370,9 @@ def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) 
             x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
             flat = x.reshape(x.shape[0], -1)
             bad += (offset + torch.nonzero(~torch.isfinite(flat).all(dim=1)).flatten()).tolist()
+            if flat.numel():
+                empty += (offset + torch.nonzero(flat.eq(0).all(dim=1)).flatten()).tolist()
+                largest = max(largest, float(flat.nan_to_num(0.0, 0.0, 0.0).abs().max()))
             if num_persons is not None and x.shape[-1] > num_persons:
                 extra = x[..., num_persons:].reshape(x.shape[0], -1)
                 crowded += (offset + torch.nonzero(extra.ne(0).any(dim=1)).flatten()).tolist()
@@ -380,6 +391,13 @@ def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) 
             f"{which(crowded, 'have', 'has')} data in persons beyond the {num_persons} the model was trained with "
             f"(M={samples.shape[2]}); select the persons to embed first"
         )
+    if empty:
+        theirs = "their features describe" if len(empty) > 1 else "its features describe"
+        warnings.warn(f"{which(empty, 'are', 'is')} all zeros (padding only): {theirs} no motion", UserWarning,
+                      stacklevel=3)  # fmt: skip
+    if largest > _LARGEST_METRES:
+        warnings.warn(f"coordinates reach {largest:g}: the models were trained on metres (Kinect camera space); "
+                      "if these are millimetres, divide by 1000 first", UserWarning, stacklevel=3)  # fmt: skip
 
 
 class _PreparedBatches:

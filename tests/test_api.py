@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -300,3 +301,16 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_embed_warns_about_empty_samples_and_other_units(bundled):
+    x = np.random.default_rng(0).random((3, 3, 20, 20, 1)).astype(np.float32)
+    x[1] = 0
+    model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
+    with pytest.warns(UserWarning, match="sample 1 is all zeros \\(padding only\\): its features describe no motion"):
+        skeletonzoo.embed(model, x)
+    with pytest.warns(UserWarning, match="coordinates reach .*if these are millimetres, divide by 1000"):
+        skeletonzoo.embed(model, x[[0]] * 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        skeletonzoo.embed(model, x[[0, 2]])  # metres, no padding-only sample: no warning
