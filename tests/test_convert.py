@@ -187,3 +187,25 @@ def test_converting_a_skeletonzoo_checkpoint_says_it_is_one_already(tmp_path):
     save_checkpoint(path, {"joint": SkeletonEncoder(hidden_channels=4, hidden_dim=16)})
     with pytest.raises(CheckpointError, match="already a skeletonzoo checkpoint, nothing to convert"):
         read_reference_state(path)
+
+
+@pytest.mark.parametrize("method", ["msmclr", "crosscale-sgclr"])
+def test_encoder_key_mapping_matches_the_original_checkpoints_keys(method):
+    """``reference_encoder_key`` against the key list the original code wrote (meta_*.json), not
+    against files made with the same function: every ST-GCN tensor of the original's query
+    encoder has exactly one of ours, with its shape."""
+    import json
+
+    from conftest import shared_file
+
+    from skeletonzoo.convert import reference_encoder_key
+    from skeletonzoo.models import SkeletonEncoder
+
+    name = "msmclr" if method == "msmclr" else "crosscale"
+    meta = json.loads(shared_file(f"parity/meta_{name}.json").read_text())
+    stgcn = ("A", "data_bn", "st_gcn_networks", "edge_importance")
+    original = {k[len("encoder_q."):]: tuple(shape) for k, shape, _ in meta["keys"]
+                if k.startswith("encoder_q.") and k.split(".")[1] in stgcn}  # fmt: skip
+    ours = SkeletonEncoder(in_channels=3, hidden_channels=16, hidden_dim=256).state_dict()
+    mapped = {reference_encoder_key(k): tuple(v.shape) for k, v in ours.items()}
+    assert mapped == original

@@ -514,3 +514,19 @@ def test_measured_metrics_name_the_weights_and_thread_count_they_were_measured_w
                 assert "--threads" in words and int(words[words.index("--threads") + 1]) >= 1, metric.command
                 checked += 1
     assert checked >= 14 * 10  # every published NW-UCLA entry carries its 14 measured metrics
+
+
+def test_bundled_files_are_the_published_bytes():
+    """Hash the files the package ships (not only the pins): every bundled weights file has the
+    size and sha256 its manifest entry states."""
+    from skeletonzoo import hub
+
+    checked = 0
+    for name, record in load_manifest(PACKAGED_MANIFEST).models.items():
+        for w in record.weights:
+            if w.sources.bundled:
+                path = hub.BUNDLED_ROOT / w.sources.bundled
+                assert path.stat().st_size == w.size_bytes, name
+                assert hashlib.sha256(path.read_bytes()).hexdigest() == w.sha256, name
+                checked += 1
+    assert checked >= 10  # the published NW-UCLA entries
