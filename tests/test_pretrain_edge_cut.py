@@ -20,8 +20,7 @@ def _method(name: str, **config):
 
 
 def _key_graphs(method) -> list[torch.Tensor]:
-    keys = [method.encoder_k] + ([method.encoder_k_second] if hasattr(method, "encoder_k_second") else [])
-    return [k.backbone.A.clone() for k in keys]
+    return [k.backbone.A.clone() for k in _key_encoders(method)]
 
 
 def _steps(method, n: int = 6) -> list[list[torch.Tensor]]:
@@ -33,27 +32,56 @@ def _steps(method, n: int = 6) -> list[list[torch.Tensor]]:
     return graphs
 
 
+def _key_encoders(method) -> list:  # type: ignore[type-arg]
+    return [method.encoder_k] + ([method.encoder_k_second] if hasattr(method, "encoder_k_second") else [])
+
+
+def _check_graph(encoder, symmetric: bool) -> tuple[tuple[int, int], ...]:  # type: ignore[no-untyped-def]
+    """The encoder's A is its layout's graph without its recorded cuts, every cut is a real edge,
+    and the cuts are mirrored (corrected) or one-directional (original); returns the cuts."""
+    cfg = encoder.backbone.config
+    removed = cfg.removed_edges
+    expected = build_adjacency(cfg.layout, cfg.graph_strategy, cfg.max_hop, removed=removed)
+    np.testing.assert_allclose(encoder.backbone.A.numpy(), expected, atol=1e-7)
+    full = build_adjacency(cfg.layout).sum(0)
+    assert all(full[i, j] > 0 and i != j for i, j in removed)
+    pairs = set(removed)
+    assert all(((j, i) in pairs) == symmetric for i, j in removed)
+    return removed
+
+
+@pytest.mark.parametrize("seed", [3, 5, 11])
 @pytest.mark.parametrize("name", ["sgclr", "crosscale-sgclr"])
-def test_original_cut_is_drawn_once(name):
+def test_original_cut_is_drawn_once(name, seed):
     method = _method(name)
+    method.generator = torch.Generator().manual_seed(seed)
     before = _key_graphs(method)
     for graphs in _steps(method):
         assert all(torch.equal(a, b) for a, b in zip(before, graphs))
+    for encoder in _key_encoders(method):
+        _check_graph(encoder, symmetric=False)
+
+
+def test_the_original_cuts_are_drawn_and_one_directional():
+    """Over several seeds every key graph gets cut at least once (so the checks above ran on real
+    cuts), and never in both directions."""
+    cut = {"joint": 0, "second": 0}
+    for seed in range(6):
+        cfg = MethodConfig(encoder=EncoderConfig(hidden_channels=4, hidden_dim=16), feature_dim=8, queue_size=16,
+                           max_edge_cuts=6)  # fmt: skip
+        method = METHODS["crosscale-sgclr"](cfg, torch.Generator().manual_seed(seed))
+        first, second = _key_encoders(method)
+        cut["joint"] += bool(_check_graph(first, symmetric=False))
+        cut["second"] += bool(_check_graph(second, symmetric=False))
+    assert cut["joint"] and cut["second"]
 
 
 @pytest.mark.parametrize("name", ["sgclr", "crosscale-sgclr"])
 def test_corrected_cut_is_redrawn_every_step_and_is_a_real_cut(name):
     method = _method(name, edge_cut_every_step=True, edge_cut_both_directions=True)
     history = _steps(method)
-    assert len({tuple(g[0].flatten().tolist()) for g in history}) > 2
-    for encoder in [method.encoder_k.backbone]:
-        cfg = encoder.config
-        expected = build_adjacency(cfg.layout, cfg.graph_strategy, cfg.max_hop, removed=cfg.removed_edges)
-        np.testing.assert_allclose(encoder.A.numpy(), expected, atol=1e-7)
-        full = build_adjacency(cfg.layout).sum(0)
-        cut = encoder.A.sum(0).numpy()
-        # symmetric support: every removed entry's mirror is removed as well
-        assert ((cut > 0) == (cut.T > 0)).all()
-        assert ((cut > 0) <= (full > 0)).all()
+    for k, encoder in enumerate(_key_encoders(method)):
+        assert len({tuple(g[k].flatten().tolist()) for g in history}) > 2  # new cuts, step after step
+        _check_graph(encoder, symmetric=True)
     # the query graph is never cut
     assert torch.equal(method.encoder_q.backbone.A, torch.tensor(build_adjacency("ntu25"), dtype=torch.float32))
