@@ -155,8 +155,12 @@ def test_layout_argument_runs_the_adapter(ntu_bone, ucla):
 
 
 def test_two_d_keypoints_need_the_layout(ntu_bone):
-    coco = _raw(1, 10, 17, 1)[:, :2]
-    assert skeletonzoo.embed(ntu_bone, coco, layout="coco17").shape == (1, 256)
+    coco = _raw(2, 10, 17, 1)[:, :2]
+    feats = skeletonzoo.embed(ntu_bone, coco, layout="coco17")
+    # the same as adapting to the model's layout (z = 0) first and embedding that
+    adapted = adapt_layout(torch.from_numpy(coco), "coco17", "ntu25").numpy()
+    np.testing.assert_allclose(feats, skeletonzoo.embed(ntu_bone, adapted), atol=2e-5)
+    assert feats.shape == (2, 256) and np.abs(feats[0] - feats[1]).max() > 1e-4  # two different clips
 
 
 def test_bare_encoders_need_preprocess_false():

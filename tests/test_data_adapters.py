@@ -121,5 +121,7 @@ def test_preprocess_adapts_before_normalising():
     assert pre(x).shape == (2, 3, 50, 25, 1)
     # the caller may name the input layout per call, e.g. NTU data into the same model
     ntu = torch.randn(2, 3, 4, 25, 1)
-    assert pre(ntu, input_layout="ntu25").shape == (2, 3, 50, 25, 1)
+    direct_ntu = Preprocess(layout="ntu25", num_persons=1)(ntu)
+    torch.testing.assert_close(pre(ntu, input_layout="ntu25"), direct_ntu)
+    assert direct_ntu.shape == (2, 3, 50, 25, 1)
     torch.testing.assert_close(pre.adapt(ntu, "ntu25"), ntu)

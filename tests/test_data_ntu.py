@@ -41,6 +41,8 @@ def test_reads_first_two_bodies_per_frame(tmp_path, newline):
 def test_single_frame_and_empty_files(tmp_path):
     one = read_ntu_skeleton(write_ntu_skeleton(tmp_path / "a.skeleton", [[_body(0)]]))
     assert one.shape == (3, 1, 25, 2)
+    np.testing.assert_array_equal(one[:, 0, :, 0], _body(0).T)  # its one body, x y z of every joint
+    assert not one[..., 1].any()  # no second body
     assert read_ntu_skeleton(write_ntu_skeleton(tmp_path / "b.skeleton", [])).shape == (3, 0, 25, 2)
     no_bodies = read_ntu_skeleton(write_ntu_skeleton(tmp_path / "c.skeleton", [[], [], []]))
     assert no_bodies.shape == (3, 3, 25, 2) and not no_bodies.any()

@@ -8,6 +8,7 @@ formats, and autocast.
 
 from __future__ import annotations
 
+import copy
 import platform
 
 import pytest
@@ -218,10 +219,19 @@ def test_queue_products_stay_float32_under_autocast():
 def test_bf16_train_mode_step_runs_channels_last():
     """Full MsMCLR step in train mode (dropout on) under autocast, at the papers' widths."""
     method = METHODS["msmclr"](MethodConfig(queue_size=64), torch.Generator().manual_seed(0)).train()
+    views = _views(method.views, n=4, t=20)
+    torch.manual_seed(5)  # the same dropout masks in both precisions
+    with torch.no_grad():
+        reference = copy.deepcopy(method)(views)  # float32, on a copy: a step enqueues and updates keys
+    torch.manual_seed(5)
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = method(views)
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
         maps = method.encoder_q.backbone.forward_maps(_views(["normal"], n=4, t=20)[0])
-        out = method(_views(method.views, n=4, t=20))
     assert maps.dtype == torch.bfloat16 and maps.is_contiguous(memory_format=CL)
+    # the same step to bfloat16 precision (8 bits of mantissa in the blocks), term by term
+    for name, value in reference.terms.items():
+        torch.testing.assert_close(out.terms[name].float(), value, rtol=2e-3, atol=2e-3)
     out.loss.backward()
     assert torch.isfinite(out.loss) and all(
         torch.isfinite(p.grad).all() for p in method.parameters() if p.grad is not None
