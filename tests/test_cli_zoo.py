@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from zoo_helpers import make_checkpoint, published, write_manifest_with, write_unpublished_manifest
 
 import skeletonzoo
 from skeletonzoo import hub
 from skeletonzoo.cli.main import main
+from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
 
 NAME = "msmclr-nwucla-xview"
 
@@ -86,6 +88,12 @@ def test_embed_npy_and_npz(tmp_path, capsys, published_model):
     assert f"wrote {tmp_path / 'f.npy'}: 3 x 256 float32 features from {NAME}" in capsys.readouterr().out
     expected = skeletonzoo.embed(skeletonzoo.load(NAME), clips)
     np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, atol=1e-6)
+    # and the plain path, without embed(): the checkpoint's encoder on NW-UCLA's normalisation
+    encoders, _ = published_model
+    with torch.no_grad():
+        x = NWUCLA_PREPROCESS(torch.from_numpy(clips))
+        plain = encoders["joint"].pool(encoders["joint"].forward_maps(x), 1).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), plain, atol=2e-5)
     # several clips of different lengths in one .npz
     np.savez(tmp_path / "clips.npz", clips[0][:, :12], clips[1], clips[2][:, :7])
     assert main(["embed", NAME, str(tmp_path / "clips.npz"), "-o", str(tmp_path / "g.npy")]) == 0
