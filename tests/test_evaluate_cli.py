@@ -95,7 +95,7 @@ def test_linear_knn_semi_end_to_end_equal_the_library(capsys, tmp_path, data_dir
     assert {m["machine"] for m in report["metrics"]} == {report["machine"]}  # each record, for the manifest
 
 
-def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint):
+def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint, encoder):
     out_json = tmp_path / "ft.json"
     rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "finetune",
                       "--finetune-epochs", "2", "--json", str(out_json))  # fmt: skip
@@ -106,6 +106,15 @@ def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint):
     ]  # fmt: skip
     assert "train mode (BN updating" in report["metrics"][0]["protocol"]
     assert report["results"]["finetune"]["epochs"] == 2
+    # the same numbers from the library, on the checkpoint's motion stream
+    from skeletonzoo.evaluate import FinetuneRecipe, finetune
+
+    train, test = _split(30, 0), _split(15, 1)
+    tuned = finetune(encoder, train.positions, train.labels, test.positions, test.labels, stream="motion",
+                     num_classes=3, recipe=FinetuneRecipe(epochs=2), seed=0).result  # fmt: skip
+    values = {m["name"]: m["value"] for m in report["metrics"]}
+    assert values["finetune_top1_last"] == round(tuned.top1_last, 4)
+    assert values["finetune_top5_best"] == round(tuned.top5_best, 4)
 
 
 def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
