@@ -400,6 +400,30 @@ def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) 
                       "if these are millimetres, divide by 1000 first", UserWarning, stacklevel=3)  # fmt: skip
 
 
+def _warn_if_normalised(samples: _Samples, centre: int, n: int = 64) -> None:
+    """Warn when the first samples look already normalised (their centre joint at the origin in
+    every frame, as after the pipeline's centring): preprocessing them again changes them."""
+    raw = samples.raw(0, min(n, samples.n))
+    clips = [c[None] for c in raw] if isinstance(raw, list) else [raw]
+    found = False
+    for clip in clips:
+        x = clip if isinstance(clip, torch.Tensor) else torch.from_numpy(np.array(clip, dtype=np.float32))
+        person = x[..., 0]  # (N, C, T, V): the first person
+        present = person.ne(0).any(dim=1).any(dim=-1)  # (N, T): frames holding data
+        if not present.any():
+            continue
+        centre_at_origin = person[:, :, :, centre].abs().amax(dim=1).lt(1e-6)  # (N, T)
+        if not centre_at_origin[present].all():
+            return
+        found = True
+    if found:
+        warnings.warn(
+            "the input's centre joint sits at the origin in every frame, as in already-normalised positions "
+            "(e.g. the original code's *_position.npy or a prepared dataset); they are normalised again. Pass "
+            "preprocess=False (--no-preprocess on the command line) if they are", UserWarning, stacklevel=3,
+        )
+
+
 class _PreparedBatches:
     """Sliceable view handing :func:`~skeletonzoo.features.extract_features` model-ready batches.
 
@@ -496,6 +520,8 @@ def embed(
             "pad or resize them, or pass preprocess=True"
         )
     _check_values(samples, pipeline.num_persons if pipeline is not None else None)
+    if preprocess and pipeline is not None and source == pipeline.layout:
+        _warn_if_normalised(samples, pipeline.resolved_center())
 
     def step(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if preprocess:

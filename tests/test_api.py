@@ -318,3 +318,16 @@ def test_embed_warns_about_empty_samples_and_other_units(bundled):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         skeletonzoo.embed(model, x[[0, 2]])  # metres, no padding-only sample: no warning
+
+
+def test_embed_warns_when_the_input_looks_already_normalised(bundled):
+    model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
+    raw = np.random.default_rng(1).random((2, 3, 30, 20, 1)).astype(np.float32) + 0.5  # NW-UCLA clips
+    normalised = model.preprocess(torch.from_numpy(raw)).numpy()  # centred: joint 20 at the origin
+    with pytest.warns(UserWarning, match="centre joint sits at the origin in every frame.*preprocess=False"):
+        skeletonzoo.embed(model, normalised)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        skeletonzoo.embed(model, normalised, preprocess=False)
+        skeletonzoo.embed(model, raw)
+        skeletonzoo.embed(model, raw[:, :, :, [*range(20), 0, 1, 2, 3, 4]])  # raw 25-joint input: checked, fine
