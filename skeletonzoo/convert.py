@@ -48,15 +48,7 @@ __all__ = [
     "sha256_file",
 ]
 
-# Our encoder key <- original key, for one encoder (prefix stripped).
-_ENCODER_KEY_RULES: list[tuple[str, str]] = [
-    (r"^st_gcn_networks\.(\d+)\.gcn\.conv\.", r"blocks.\1.gcn.conv."),
-    (r"^st_gcn_networks\.(\d+)\.tcn\.0\.", r"blocks.\1.tcn.norm_in."),
-    (r"^st_gcn_networks\.(\d+)\.tcn\.2\.", r"blocks.\1.tcn.conv."),
-    (r"^st_gcn_networks\.(\d+)\.tcn\.3\.", r"blocks.\1.tcn.norm_out."),
-    (r"^st_gcn_networks\.(\d+)\.residual\.0\.", r"blocks.\1.residual.conv."),
-    (r"^st_gcn_networks\.(\d+)\.residual\.1\.", r"blocks.\1.residual.norm."),
-]
+# Original key <- our encoder key, for one encoder (prefix stripped).
 _INVERSE_ENCODER_KEY_RULES: list[tuple[str, str]] = [
     (r"^blocks\.(\d+)\.gcn\.conv\.", r"st_gcn_networks.\1.gcn.conv."),
     (r"^blocks\.(\d+)\.tcn\.norm_in\.", r"st_gcn_networks.\1.tcn.0."),

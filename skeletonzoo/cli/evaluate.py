@@ -15,9 +15,10 @@ from pydantic import ValidationError
 
 from .._files import check_output
 from .._machine import usable_device
+from ..evaluate.run import PROTOCOLS
 from ..exceptions import SkeletonZooError
 
-PROTOCOL_CHOICES = ("linear", "knn", "finetune", "semi", "all")
+PROTOCOL_CHOICES = (*PROTOCOLS, "all")  # "all": every protocol
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,6 +40,8 @@ __all__ = [
 
 def valid_lengths(x: torch.Tensor) -> torch.Tensor:
     """Frames in which joint 0 of person 0 is non-zero: ``(N, C, T, V, M) -> (N,)`` int64."""
+    # PARITY: counted on joint 0 of person 0 only and taken as the first frames (a body that
+    # disappears for a while shortens the clip), and person 1 gets person 0's length
     return x[:, :, :, 0, 0].ne(0).any(dim=1).sum(dim=1)
 
 

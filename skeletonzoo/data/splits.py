@@ -122,14 +122,14 @@ def missing_skeletons(dataset: str) -> frozenset[str]:
     """The official list of ``dataset``'s samples with missing skeletons (names, no suffix)."""
     if dataset not in _MISSING_FILES:
         raise ValueError(f"unknown NTU dataset {dataset!r}; use one of {NTU_DATASETS}")
-    text = resources.files(__package__).joinpath("resources", _MISSING_FILES[dataset]).read_text()
+    text = resources.files(__package__).joinpath("resources").joinpath(_MISSING_FILES[dataset]).read_text()
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
 @cache
 def ntu_class_names(dataset: str = "ntu120") -> tuple[str, ...]:
     """Action names from the NTU RGB+D website, in label order (60 or 120)."""
-    names = resources.files(__package__).joinpath("resources", "ntu120_classes.txt").read_text().splitlines()
+    names = resources.files(__package__).joinpath("resources").joinpath("ntu120_classes.txt").read_text().splitlines()
     return tuple(names[: 60 if dataset == "ntu60" else 120])
 
 

@@ -49,6 +49,7 @@ def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
 
 def motion_difference(x: torch.Tensor, dim: int) -> torch.Tensor:
     """``x[i+1] - x[i]`` along ``dim``, with a zero slice shifted in at the end (so ``-x[-1]``)."""
+    # PARITY: the original pads with zeros at the end, so the last difference is -x[-1], not 0
     shifted = torch.cat([x.narrow(dim, 1, x.shape[dim] - 1), torch.zeros_like(x.narrow(dim, 0, 1))], dim)
     return shifted - x
 

@@ -390,6 +390,7 @@ class SkeletonEncoder(nn.Module):
         """
         wide = torch.float32 if maps.dtype in (torch.float16, torch.bfloat16) else None
         pooled = maps.mean(dim=(2, 3), dtype=wide)
+        # PARITY: the mean over persons counts the zero-padded ones too (SPEC §10.2)
         return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

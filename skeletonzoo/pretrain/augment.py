@@ -10,14 +10,15 @@ the parameters the original code drew (``shared/parity/aug_cases.json``) into ``
 compares with the original outputs (``aug.npz``). Everything runs on the batch's device.
 
 The original (AimCLR/MsMCLR ``feeder/tools.py``, CrosScale's ``shear``/``temperal_crop``)
-works per sample in NumPy; three of its functions are defective, and the paper-parity recipes
+works per sample in NumPy; two of its augmentations are defective, and the paper-parity recipes
 reproduce them (``# PARITY:``) while a ``corrected`` option gives the intended behaviour:
 
 * the spatial flip re-indexes left/right joints **without mirroring** the coordinates
   (``mirror=True`` also negates x);
 * the Gaussian blur kernel is **not normalised**, so it scales coordinates by ``sum(w)``
-  (up to 5x; ``normalize=True`` divides by it);
-* (graph edge cuts are in ``pretrain.edge_cut``.)
+  (up to 5x; ``normalize=True`` divides by it).
+
+(The third defect, edge cuts drawn once per run and one-directional, is in ``pretrain.edge_cut``.)
 """
 
 from __future__ import annotations

@@ -182,8 +182,6 @@ def _find(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    import difflib
-
     close = difflib.get_close_matches(str(name_or_path), list_recipes(), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `skeletonzoo-pretrain --list` shows them"
     raise RecipeError(f"no recipe {str(name_or_path)!r} (not a file, not a bundled recipe){hint}")

@@ -115,7 +115,9 @@ def build_adjacency(
         parts_list = []
         for h in valid_hops:
             on_hop = hop == h
-            # j: source row, i: target column. inf == inf counts as "root" (reference rule).
+            # j: source row, i: target column.
+            # PARITY: inf == inf counts as "root", so with max_hop=1 most edges land in the root
+            # partition (SPEC §3: the fixtures depend on it)
             d_j = dist_to_center[:, None]
             d_i = dist_to_center[None, :]
             root = on_hop & (d_j == d_i)

@@ -58,7 +58,7 @@ class AimCLR(SingleBranchMethod):
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__(config)
         self.encoder_q = self._build_query()
-        self.encoder_k = self._make_key(self.encoder_q, generator)
+        self.encoder_k = self._make_key(self.encoder_q)
         self.queue = self._make_queue(generator)
         self._init_weights(generator)
         adjacency = self.encoder_q.backbone.A.sum(0)

@@ -48,6 +48,7 @@ class MethodConfig(BaseModel):
     mining_epoch: int = 150
     topk: int = Field(1, ge=1)
     context: bool = True
+    # PARITY: "independent" (the default) re-initialises the key encoder after the copy, as the original does
     key_init: Literal["independent", "copy"] = Field(
         "independent",
         description="PARITY: the original re-initialises the whole model after copying q into "
@@ -59,6 +60,7 @@ class MethodConfig(BaseModel):
         False, description="corrected edge cut: new random cuts before every key forward (the original draws once)"
     )
     drop_keep_prob: float = Field(0.9, gt=0, le=1, description="AimCLR attention drop")
+    # PARITY: "random" (the default) starts the queue as random unit vectors, as the original does
     queue_init: Literal["random", "keys"] = Field(
         "random",
         description="PARITY 'random': the queue starts as random unit vectors, as in the original; 'keys': "
@@ -155,7 +157,8 @@ class ContrastiveMethod(nn.Module):
                 )
 
     # -- construction helpers ------------------------------------------------------------------
-    def _make_key(self, query: _Module, generator: torch.Generator | None) -> _Module:
+    def _make_key(self, query: _Module) -> _Module:
+        """A frozen copy of ``query``: the key side (its weights are set by ``_init_weights``)."""
         key = copy.deepcopy(query)
         for p in key.parameters():
             p.requires_grad_(False)

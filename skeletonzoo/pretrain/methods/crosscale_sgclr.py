@@ -64,8 +64,8 @@ class CrosScaleSGCLR(ContrastiveMethod):
         super().__init__(config)
         self.encoder_q = build_encoder_with_head(config)
         self.encoder_q_second = self._build_second()
-        self.encoder_k = self._make_key(self.encoder_q, generator)
-        self.encoder_k_second = self._make_key(self.encoder_q_second, generator)
+        self.encoder_k = self._make_key(self.encoder_q)
+        self.encoder_k_second = self._make_key(self.encoder_q_second)
         if isinstance(self.encoder_k_second.head, ScaleProjectionHead):
             # PARITY: the key side shares its head the same way (k_scale.fc.2 is k.fc).
             assert isinstance(self.encoder_k.head, ProjectionHead)  # a copy of build_encoder_with_head's

@@ -37,7 +37,7 @@ class SkeletonCLR(SingleBranchMethod):
     def __init__(self, config: MethodConfig, generator: torch.Generator | None = None) -> None:
         super().__init__(config)
         self.encoder_q = build_encoder_with_head(config)
-        self.encoder_k = self._make_key(self.encoder_q, generator)
+        self.encoder_k = self._make_key(self.encoder_q)
         self._cut_key_graph(generator)
         self.queue = self._make_queue(generator)
         self._init_weights(generator)
