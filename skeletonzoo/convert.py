@@ -15,7 +15,6 @@ file looks like another method's).
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import pickletools
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._files import sha256_file
 from .exceptions import CheckpointError, ReferenceCheckpointError
 from .models import (
     EncoderConfig,
@@ -159,15 +159,6 @@ class ReferenceCheckpoint:
     buffers: dict[str, torch.Tensor] = field(default_factory=dict)
     sha256: str = ""
     source: str = ""
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # Globals a plain tensor state dict legitimately references.

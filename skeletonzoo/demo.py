@@ -23,7 +23,6 @@ The demo's assets (``skeletonzoo/samples/``):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ._files import sha256_file
 from .exceptions import ChecksumError, SkeletonZooError
 
 __all__ = ["DEMO_MODEL", "SAMPLES_DIR", "DemoRow", "DemoResult", "run_demo", "build_demo_assets"]
@@ -45,10 +45,6 @@ DEMO_MODEL = "msmclr-nwucla-xview"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 CLIPS_FILE = "nwucla_clips.npz"
 INDEX_FILE = "demo.json"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass
@@ -94,7 +90,7 @@ def _assets(samples_dir: Path, model: str) -> tuple[Path, Path, dict[str, Any]]:
         path = samples_dir / name
         if not path.is_file():
             raise SkeletonZooError(f"demo asset {path} is missing; reinstall skeletonzoo")
-        found = _sha256(path)
+        found = sha256_file(path)
         if found != expected:
             raise ChecksumError(f"demo asset {path} has sha256 {found}, expected {expected}; reinstall skeletonzoo")
         paths[name] = path
@@ -263,6 +259,6 @@ def build_demo_assets(
          "bank.features": bank.contiguous(), "bank.labels": torch.from_numpy(np.asarray(train.labels, np.int64))},
         str(head_path), metadata={"skeletonzoo_demo": json.dumps(meta)},
     )  # fmt: skip
-    index = {"model": model, "files": {CLIPS_FILE: _sha256(clips_path), head_path.name: _sha256(head_path)}}
+    index = {"model": model, "files": {CLIPS_FILE: sha256_file(clips_path), head_path.name: sha256_file(head_path)}}
     (out_dir / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
     return index

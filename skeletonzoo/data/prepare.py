@@ -34,12 +34,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._files import sha256_file
 from ..exceptions import DataFormatError, PrepareError
 from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .original import open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
-from .prepared import PreparedMeta, PreparedWriter, _sha256, read_prepared_meta, refuse_unknown_files, write_prepared
+from .prepared import PreparedMeta, PreparedWriter, read_prepared_meta, refuse_unknown_files, write_prepared
 from .preprocess import Preprocess
 from .splits import (
     NTU_BENCHMARKS,
@@ -493,13 +494,13 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
     if raw.is_dir():
         digest = hashlib.sha256()
         for file in sorted(raw.glob("*.json")):
-            digest.update(f"{file.name}\t{_sha256(file)}\n".encode())
+            digest.update(f"{file.name}\t{sha256_file(file)}\n".encode())
         source: dict[str, Any] = {
             "raw": str(raw), "kind": "json-folder", "sha256": digest.hexdigest(),
             "sha256_of": "lines '<file name>\\t<sha256>\\n' of the sorted *.json files",
         }  # fmt: skip
     else:
-        source = {"raw": str(raw), "kind": "npz", "sha256": _sha256(raw)}
+        source = {"raw": str(raw), "kind": "npz", "sha256": sha256_file(raw)}
     if (out / "meta.json").is_file() and not overwrite:
         meta = read_prepared_meta(out)
         if (meta.dataset, meta.source.get("sha256"), meta.preprocessing) == (

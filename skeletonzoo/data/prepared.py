@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .._files import sha256_file
 from ..exceptions import DataFormatError, PrepareError
 
 __all__ = [
@@ -115,14 +116,6 @@ class PreparedSplit:
             )
 
 
-def _sha256(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _atomic_write(path: Path, write: Any) -> None:
     """Write through ``write(tmp_path)`` then rename, so ``path`` is whole or absent."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -194,7 +187,7 @@ def write_prepared(
         infos[split] = SplitInfo(
             num_samples=len(positions),
             shape=tuple(positions.shape),
-            sha256={name: _sha256(root / name) for name in files.values()},
+            sha256={name: sha256_file(root / name) for name in files.values()},
         )
     meta = PreparedMeta(
         dataset=dataset,
@@ -269,7 +262,7 @@ class PreparedData:
     def verify(self) -> None:
         """Recompute every file's sha256; raise :class:`DataFormatError` on a mismatch."""
         for name, expected in self.meta.splits[self.split].sha256.items():
-            found = _sha256(self.root / name)
+            found = sha256_file(self.root / name)
             if found != expected:
                 raise DataFormatError(
                     f"{self.root / name}: sha256 {found} does not match meta.json ({expected}); "
@@ -573,7 +566,7 @@ class PreparedWriter:
             infos[split] = SplitInfo(
                 num_samples=len(names),
                 shape=(len(names), *self.sample_shape),
-                sha256={name: _sha256(self.root / name) for name in files.values()},
+                sha256={name: sha256_file(self.root / name) for name in files.values()},
             )
         meta = PreparedMeta(
             dataset=dataset, benchmark=benchmark, layout=layout, num_classes=num_classes,

@@ -31,7 +31,6 @@ One :class:`Trainer` runs one recipe on one prepared dataset:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import pickle
@@ -51,6 +50,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
 
+from .._files import sha256_file
 from .._machine import cpu_has_bf16_kernels, hardware, usable_device
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
@@ -125,14 +125,6 @@ def _atomic_save(obj: Any, path: Path) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Trainer:
@@ -635,7 +627,7 @@ class Trainer:
         entry = {
             "name": recipe.name,
             "file": weights.name,
-            "sha256": _sha256(weights),
+            "sha256": sha256_file(weights),
             "size": weights.stat().st_size,
             "licence": recipe.licence,
             # the manifest's TrainingProvenance: what the zoo records (the rest stays in the file)
