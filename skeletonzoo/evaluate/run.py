@@ -10,7 +10,6 @@ features once, runs the requested protocols and returns an :class:`EvaluationRep
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Annotated, Any, Literal, cast
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._files import atomic_write_text
 from .._machine import hardware
 from ..data.prepared import PreparedData, open_prepared
 from ..data.preprocess import Preprocess
@@ -203,15 +203,7 @@ class EvaluationReport:
 
     def write_json(self, path: str | Path) -> None:
         """Write :meth:`to_dict` to ``path`` atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def table(self) -> str:
         """A readable summary: one row per metric, then the wall time of each step."""

@@ -50,7 +50,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
 
-from .._files import sha256_file
+from .._files import atomic_write, sha256_file
 from .._machine import cpu_has_bf16_kernels, hardware, usable_device
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
@@ -111,20 +111,6 @@ def _distributed() -> tuple[int, int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
     return 0, 1, 0
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class Trainer:
@@ -364,7 +350,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": states,
         }
-        _atomic_save(state, self.checkpoint_path)
+        atomic_write(self.checkpoint_path, lambda f: torch.save(state, f))  # a crash leaves the last one whole
 
     def _resume(self) -> None:
         if not self.checkpoint_path.exists():
