@@ -146,7 +146,8 @@ def train_linear_classifier(
     num_classes = num_classes or infer_num_classes(y_train, y_test)
     for name, y in (("train", y_train), ("test", y_test)):
         if len(y) and int(y.max()) >= num_classes:
-            raise ValueError(f"{name} label {int(y.max())} is out of range for num_classes={num_classes}")
+            raise ValueError(f"{name} label {int(y.max())} is out of range for num_classes={num_classes}; labels are "
+                             f"0..num_classes-1: pass the dataset's num_classes")  # fmt: skip
     device = torch.device(device)
     generator = torch.Generator().manual_seed(seed)
     head = new_classifier(train.num_features, num_classes, generator, recipe.head_init).to(device)

@@ -126,7 +126,8 @@ def load_eval_model(
         model_stream = cast(str, loaded.stream)
         description = str(model) + (f" (revision {revision})" if revision else "")
         if stream is not None and stream != model_stream:
-            raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}")
+            raise ValueError(f"{model} was trained on the {model_stream!r} stream, not {stream!r}; omit --stream "
+                             f"(it applies to --random-init encoders) or pass --stream {model_stream}")  # fmt: skip
     if random_init:
         if init not in ("reference", "pytorch"):
             raise ValueError(f"init is 'reference' or 'pytorch', not {init!r}")

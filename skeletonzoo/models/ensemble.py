@@ -107,6 +107,8 @@ class GroupedInputEncoder(nn.Module):
     def __init__(self, encoder: SkeletonEncoder, grouping: JointGrouping | str) -> None:
         super().__init__()
         self.encoder = encoder
+        if isinstance(grouping, str) and grouping not in GROUPINGS:
+            raise ValueError(f"unknown joint grouping {grouping!r}; known: {sorted(GROUPINGS)}")
         self.grouping = GROUPINGS[grouping] if isinstance(grouping, str) else grouping
         if self.grouping.num_groups != encoder.num_joints:
             raise ValueError(

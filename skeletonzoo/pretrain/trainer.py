@@ -256,7 +256,8 @@ class Trainer:
         shape = self.data.positions.shape
         if shape[1] != recipe.model.encoder.in_channels:
             raise ValueError(f"{self.data.root}: positions have C={shape[1]}, the encoder takes "
-                             f"{recipe.model.encoder.in_channels}")  # fmt: skip
+                             f"{recipe.model.encoder.in_channels}; train on the data's channels "
+                             f"(--set model.encoder.in_channels={shape[1]}) or give x, y, z positions")  # fmt: skip
         if recipe.method == "msmclr":
             persons = shape[-1]
             if (self.local_batch * persons) % 8:
