@@ -116,3 +116,18 @@ def test_eval_options_out_of_range_name_the_option(tmp_path, capsys):
     assert "give a model (a zoo name or a .safetensors checkpoint), or --random-init" in err
     assert eval_main(["--random-init", "--data", data, "--protocol", "knn", "--k", "500"]) == 0
     assert "note: kNN: k=500 is more than the 24 training samples, so all of them vote" in capsys.readouterr().out
+
+
+def test_changed_prepared_files_are_caught_before_use(tmp_path, capsys):
+    """A prepared file edited after preparation no longer matches meta.json's sha256 (and so the
+    fingerprint runs record): training, evaluation and a repeated prepare all refuse it."""
+    data = tiny_prepared(tmp_path / "data")
+    positions = np.load(data / "train_position.npy")
+    positions[0] = 0
+    np.save(data / "train_position.npy", positions)
+    recipe = str(tiny_recipe(tmp_path / "r.yaml", "skeletonclr"))
+    err = _error(capsys, pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "run")]))
+    assert "train_position.npy: sha256" in err and "does not match meta.json" in err
+    assert not (tmp_path / "run").exists()
+    err = _error(capsys, eval_main(["--random-init", "--data", str(data), "--protocol", "knn"]))
+    assert "does not match meta.json" in err

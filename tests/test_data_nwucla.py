@@ -118,6 +118,9 @@ def test_cli_prepare_nwucla_equals_prepare_nwucla(npz_path, clips, tmp_path, cap
     before = (out / "meta.json").stat().st_mtime_ns
     assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out)]) == 0  # same input: nothing to do
     assert (out / "meta.json").stat().st_mtime_ns == before
+    (out / "test_label.npy").write_bytes((out / "test_label.npy").read_bytes()[:-8] + bytes(8))  # damaged since
+    assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out)]) == 2
+    assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out), "--overwrite"]) == 0
 
 
 def test_cli_prepare_nwucla_from_a_json_folder(tmp_path):

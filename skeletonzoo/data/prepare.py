@@ -40,7 +40,14 @@ from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .original import open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
-from .prepared import PreparedMeta, PreparedWriter, read_prepared_meta, refuse_unknown_files, write_prepared
+from .prepared import (
+    PreparedMeta,
+    PreparedWriter,
+    open_prepared,
+    read_prepared_meta,
+    refuse_unknown_files,
+    write_prepared,
+)
 from .preprocess import Preprocess
 from .splits import (
     NTU_BENCHMARKS,
@@ -506,7 +513,9 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
         if (meta.dataset, meta.source.get("sha256"), meta.preprocessing) == (
             "nwucla", source["sha256"], NWUCLA_PREPROCESS.to_dict()
         ):
-            return meta  # this input, already prepared
+            for split in meta.splits:  # this input, already prepared: if the files are still whole
+                open_prepared(out, split).verify()
+            return meta
         raise PrepareError(f"{out} already holds a prepared dataset ({meta.dataset} {meta.benchmark}) of other "
                            "input; pass --overwrite to replace it, or choose another --out")  # fmt: skip
     refuse_unknown_files(out, ("train", "test"), overwrite)

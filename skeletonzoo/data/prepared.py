@@ -266,7 +266,8 @@ class PreparedData:
             if found != expected:
                 raise DataFormatError(
                     f"{self.root / name}: sha256 {found} does not match meta.json ({expected}); "
-                    "the file changed after preparation — prepare the dataset again"
+                    "the file changed after preparation; prepare the dataset again (skeletonzoo prepare ... "
+                    "--overwrite)"
                 )
 
     def dataset(self) -> PreparedDataset:
@@ -424,6 +425,8 @@ class PreparedWriter:
         if meta_path.is_file():
             meta = read_prepared_meta(self.root)
             if meta.source.get("run_id") == run_id and not overwrite:
+                for split in meta.splits:  # finished before: only if its files are still whole
+                    open_prepared(self.root, split).verify()
                 self.complete = True
                 return
             if not overwrite:

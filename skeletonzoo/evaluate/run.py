@@ -313,6 +313,8 @@ def evaluate_model(
     settings = settings or EvalSettings()
     train = open_prepared(data_dir, "train")
     test = open_prepared(data_dir, "test")
+    for part in (train, test):  # the report's fingerprints must be of these very files
+        part.verify()
     notes: list[str] = []
     _check_data(model, train, settings, notes)
     meta = train.meta

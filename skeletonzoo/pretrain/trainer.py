@@ -157,6 +157,7 @@ class Trainer:
 
         self.data: PreparedData = open_prepared(data, "train")
         self._check_data()
+        self.data.verify()  # the files are what meta.json (and so the recorded fingerprint) says
         self.positions = self.data.positions
         if len(self.data) < recipe.batch_size and recipe.drop_last:
             raise ValueError(
