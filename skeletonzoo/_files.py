@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -92,3 +93,39 @@ def check_output(path: str | Path, *, overwrite: bool, inputs: Sequence[str | Pa
     if not os.access(path.parent, os.W_OK):
         raise ValueError(f"cannot write the output {str(path)!r}: its folder is not writable")
     return path
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the ``with`` block.
+
+    An advisory ``flock``, released by the operating system when the process ends however it
+    ends, so no stale lock survives a crash; the file keeps the holder's pid for the message.
+    Where ``fcntl`` is missing (Windows) nothing is locked.
+
+    Raises:
+        FileExistsError: another process holds it (the message names ``what`` and the pid).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip()
+            raise FileExistsError(f"{what} is in use by another process{f' (pid {holder})' if holder else ''}; "
+                                  "wait for it to finish, or choose another --out") from None  # fmt: skip
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -360,3 +360,22 @@ def test_export_only_and_resume_reuse_the_runs_own_recipe(tmp_path, data, capsys
     for extra in ([], ["--resume"]):
         assert pretrain_main([other, "--data", str(data), "--out", run, *extra]) == 2
         assert "holds a run of recipe 'r', not 'other'" in capsys.readouterr().err
+
+
+def test_one_process_at_a_time_trains_into_a_run_folder(tmp_path, data):
+    """A second run (or --resume, or --export-only) into a folder another process is training in
+    is refused as "in use" before it writes anything; the lock goes with the process."""
+    from skeletonzoo._files import exclusive_lock
+    from skeletonzoo.pretrain.trainer import LOCK_FILE
+
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **{"optimizer.lr_steps": []}))
+    run = tmp_path / "run"
+    with exclusive_lock(run / LOCK_FILE, "the other run"):  # another process's open file, as far as flock goes
+        in_use = r"run \(a skeletonzoo-pretrain run\) is in use by another process \(pid \d+\)"
+        for resume in (False, True):
+            with pytest.raises(FileExistsError, match=in_use):
+                Trainer(recipe, data, run, resume=resume, progress=False)
+    assert not (run / "metrics.jsonl").exists()
+    trainer = Trainer(recipe, data, run, progress=False)
+    trainer.run()  # free again
+    assert (run / "r.safetensors").exists()

@@ -128,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.export_only:
             if trainer.position.step_in_epoch:
                 raise ValueError(f"{trainer.checkpoint_path} stopped inside an epoch; --resume to finish it first")
-            result = trainer.export(trainer.elapsed_before)
+            with trainer.locked():
+                result = trainer.export(trainer.elapsed_before)
             print(f"wrote {result.weights} ({result.epochs_run} of {recipe.epochs} epochs)")
             return 0
         if trainer.is_main:

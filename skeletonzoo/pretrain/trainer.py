@@ -50,7 +50,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
 
-from .._files import atomic_write, sha256_file
+from .._files import atomic_write, exclusive_lock, sha256_file
 from .._machine import cpu_has_bf16_kernels, hardware, usable_device
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
@@ -65,6 +65,9 @@ from .recipe import Recipe
 from .views import normal_view, strong_view
 
 __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "TrainingInterrupted", "STATE_FORMAT"]
+
+#: Held by the process training or exporting into a run folder (``Trainer.locked``).
+LOCK_FILE = ".lock"
 
 STATE_FORMAT = "skeletonzoo.train-state/1"
 # Recipe fields a resumed run may change: how long it runs and how often it saves.
@@ -205,6 +208,9 @@ class Trainer:
         self.checkpoint_path = self.out / "checkpoints" / "last.pt"
         self.metrics_path = self.out / "metrics.jsonl"
         self._stop_signal: int | None = None
+        if self.is_main and self.out.is_dir():
+            with self.locked():  # a run in progress there: say so, not "an earlier run" or a stale checkpoint
+                pass
         if resume:
             self._resume()
         elif self.is_main and self.checkpoint_path.exists():
@@ -224,6 +230,12 @@ class Trainer:
                     f"{self.out} holds an earlier run ({', '.join(earlier)}) and no checkpoint to resume; "
                     "choose another --out, or move those files away to train there again"
                 )
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Hold ``OUT/.lock`` (rank 0): one process at a time trains or exports into ``out``."""
+        if not self.is_main:
+            return contextlib.nullcontext()
+        return exclusive_lock(self.out / LOCK_FILE, f"{self.out} (a skeletonzoo-pretrain run)")
 
     def _recipe_in_out(self) -> str | None:
         """The name of the recipe the run in ``out`` was started with (its recipe.json), if any."""
@@ -455,6 +467,10 @@ class Trainer:
 
     def run(self) -> TrainResult:
         """Train to ``recipe.epochs``, then export (rank 0). Returns what was written."""
+        with self.locked():
+            return self._run()
+
+    def _run(self) -> TrainResult:
         recipe = self.recipe
         self._started = time.perf_counter()
         fault_step = int(os.environ.get(FAULT_ENV, "0") or 0)
