@@ -73,6 +73,10 @@ def usable_device(device: str | torch.device | None) -> torch.device:
         resolved = torch.device(device if device is not None else "cpu")
     except (RuntimeError, TypeError):
         raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if resolved.type == "cpu":
+        return torch.device("cpu")  # "cpu:0" is the CPU too (some readers refuse an index)
+    if resolved.type == "meta":
+        raise ValueError("device 'meta' holds no data (shapes only); use cpu or cuda")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             build = "a CPU-only torch build" if torch.version.cuda is None else "no CUDA device is visible"

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._machine import usable_device
 from .data.streams import to_stream
 
 __all__ = ["extract_features"]
@@ -58,7 +59,7 @@ def extract_features(
     if device is None:
         first = next(iter(encoder.parameters()), None)
         device = first.device if first is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = usable_device(device)
     n = len(positions)
     num_features = getattr(encoder, "num_features", None)
     if n == 0:

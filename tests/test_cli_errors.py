@@ -32,6 +32,23 @@ def test_usable_device(no_cuda):
         usable_device("gpu")
     with pytest.raises(ValueError, match="'cuda:1' asked for, but CUDA is not available here.*--device cpu"):
         usable_device("cuda:1")
+    assert usable_device("cpu:0") == usable_device(torch.device("cpu", 0)) == torch.device("cpu")
+    with pytest.raises(ValueError, match="device 'meta' holds no data"):
+        usable_device("meta")
+
+
+def test_library_functions_name_a_missing_gpu(no_cuda):
+    from skeletonzoo.evaluate import knn_evaluate, linear_probe
+    from skeletonzoo.features import extract_features
+    from skeletonzoo.models import SkeletonEncoder
+
+    features, labels = np.random.default_rng(0).random((6, 4)).astype(np.float32), np.arange(6) % 2
+    encoder = SkeletonEncoder(hidden_channels=4, hidden_dim=8)
+    for call in (lambda: extract_features(encoder, np.zeros((2, 3, 10, 25, 1), np.float32), device="cuda"),
+                 lambda: linear_probe(features, labels, features, labels, device="cuda"),
+                 lambda: knn_evaluate(features, labels, features, labels, device="cuda")):  # fmt: skip
+        with pytest.raises(ValueError, match="CUDA is not available here"):
+            call()
 
 
 def test_a_missing_gpu_is_named_before_any_work(tmp_path, capsys, no_cuda):

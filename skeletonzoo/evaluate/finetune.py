@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._machine import usable_device
 from ..data.streams import to_stream
 from ..features import extract_features
 from ..models import LinearClassifier
@@ -145,7 +146,7 @@ def finetune(
     y_test = as_labels(test_labels, len(test_positions), "test labels")
     num_classes = num_classes or infer_num_classes(y_train, y_test)
     num_features = num_features_of(encoder)
-    device = torch.device(device)
+    device = usable_device(device)
     if progress is None:
         progress = sys.stderr.isatty()
     generator = torch.Generator().manual_seed(seed)

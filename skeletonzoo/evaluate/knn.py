@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._machine import usable_device
 from ._training import as_labels, infer_num_classes, topk_accuracy
 from .results import KNNResult
 
@@ -118,6 +119,7 @@ def knn_evaluate(
     """
     config = config or KNNConfig()
     start = time.perf_counter()
+    device = usable_device(device)
     x_train = torch.as_tensor(np.asarray(train_features)).to(device)
     x_test = torch.as_tensor(np.asarray(test_features)).to(device)
     if x_train.dim() != 2 or x_test.dim() != 2 or x_train.shape[1] != x_test.shape[1]:

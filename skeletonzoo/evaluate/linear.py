@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._machine import usable_device
 from ..models import LinearClassifier
 from ._training import (
     HeadInit,
@@ -148,7 +149,7 @@ def train_linear_classifier(
         if len(y) and int(y.max()) >= num_classes:
             raise ValueError(f"{name} label {int(y.max())} is out of range for num_classes={num_classes}; labels are "
                              f"0..num_classes-1: pass the dataset's num_classes")  # fmt: skip
-    device = torch.device(device)
+    device = usable_device(device)
     generator = torch.Generator().manual_seed(seed)
     head = new_classifier(train.num_features, num_classes, generator, recipe.head_init).to(device)
     optimizer = torch.optim.SGD(

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._machine import usable_device
 from ..features import extract_features
 from ._training import num_features_of
 
@@ -44,7 +45,7 @@ class CachedFeatures:
         tensor = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
         if tensor.dim() != 2:
             raise ValueError(f"features must be (N, D), got shape {tuple(tensor.shape)}")
-        self.features = tensor.to(device=device, dtype=torch.float32)
+        self.features = tensor.to(device=usable_device(device), dtype=torch.float32)
         self.num_features = int(tensor.shape[1])
 
     def __len__(self) -> int:
@@ -80,7 +81,7 @@ class EncoderFeatures:
         self.positions = positions
         self.stream = stream
         self.layout = layout
-        self.device = torch.device(device)
+        self.device = usable_device(device)
         self.batch_size = batch_size
         self.num_features = num_features_of(encoder)
 
