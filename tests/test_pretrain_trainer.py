@@ -379,3 +379,18 @@ def test_one_process_at_a_time_trains_into_a_run_folder(tmp_path, data):
     trainer = Trainer(recipe, data, run, progress=False)
     trainer.run()  # free again
     assert (run / "r.safetensors").exists()
+
+
+def test_resume_with_set_applies_it_to_the_runs_own_recipe(tmp_path, data, capsys):
+    """--resume --set epochs=N extends a run started with --set flags without repeating them."""
+    from skeletonzoo.cli.pretrain import main as pretrain_main
+
+    recipe = str(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3))
+    run = str(tmp_path / "run")
+    assert pretrain_main([recipe, "--data", str(data), "--out", run, "--set", "epochs=1",
+                          "--set", "optimizer.lr_steps=[]"]) == 0  # fmt: skip
+    assert pretrain_main([recipe, "--data", str(data), "--out", run, "--resume", "--set", "epochs=2"]) == 0
+    assert "(2 epochs," in capsys.readouterr().out
+    assert pretrain_main([recipe, "--data", str(data), "--out", run, "--resume", "--set", "epoch=3"]) == 2
+    err = capsys.readouterr().err
+    assert "recipe.json: invalid recipe: --set epoch=3: unknown field; did you mean 'epochs'?" in err

@@ -72,16 +72,19 @@ def _own_warnings_as_lines() -> Iterator[None]:
         yield
 
 
-def _run_recipe(out: Path, named: Recipe) -> Recipe:
+def _run_recipe(out: Path, named: str, overrides: list[str]) -> Recipe:
     """The recipe a run in ``out`` was started with (its ``recipe.json``, ``--set`` flags
-    included), so ``--resume`` and ``--export-only`` need no flags repeated."""
-    from ..pretrain.recipe import Recipe
+    included) with this command's ``overrides`` on top, so ``--resume`` and ``--export-only``
+    need no flags repeated (``--resume --set epochs=400`` extends the run as it was)."""
+    import json
 
-    saved = Recipe.model_validate_json((out / "recipe.json").read_text())
-    if saved.name != named.name:
-        raise ValueError(f"{out} holds a run of recipe {saved.name!r}, not {named.name!r}; give that recipe, "
-                         "or another --out")  # fmt: skip
-    return saved
+    from ..pretrain.recipe import recipe_from_mapping
+
+    saved = json.loads((out / "recipe.json").read_text())
+    if saved.get("name") != named:
+        raise ValueError(f"{out} holds a run of recipe {saved.get('name')!r}, not {named!r}; give that "
+                         "recipe, or another --out")  # fmt: skip
+    return recipe_from_mapping(saved, overrides, source=str(out / "recipe.json"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,17 +100,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if not args.recipe:
             parser.error("a recipe (name or YAML file) is required")
-        recipe = load_recipe(args.recipe, args.overrides)
+        continuing = args.resume or args.export_only
+        # the recipe's name (a --set name=... included): the run's default folder, and what a run there must be
+        named = load_recipe(args.recipe).name
+        named = next((o.partition("=")[2] for o in args.overrides if o.partition("=")[0] == "name"), named)
         if args.show:
-            print(recipe.model_dump_json(indent=2))
+            print(load_recipe(args.recipe, args.overrides).model_dump_json(indent=2))
             return 0
         if not args.data:
             parser.error("--data PREPARED_DIR is required to train")
-        out = Path(args.out or f"runs/{recipe.name}")
+        out = Path(args.out or f"runs/{named}")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
-        if (args.resume or args.export_only) and not args.overrides and (out / "recipe.json").is_file():
-            recipe = _run_recipe(out, recipe)
+        if continuing and (out / "recipe.json").is_file():
+            # the run's own recipe (its --set flags included), this command's --set on top
+            recipe = _run_recipe(out, named, args.overrides)
+        else:
+            recipe = load_recipe(args.recipe, args.overrides)
         if args.threads is not None and args.threads < 1:
             parser.error(f"--threads must be at least 1, not {args.threads}")
         if args.threads is not None:

@@ -31,6 +31,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "load_recipe",
+    "recipe_from_mapping",
     "list_recipes",
     "recipe_dir",
     "apply_overrides",
@@ -244,15 +245,24 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     path = _find(name_or_path)
     raw = _read_raw(path)
     raw.setdefault("name", path.stem)
-    raw = apply_overrides(raw, overrides or [])
+    return recipe_from_mapping(raw, overrides or [], source=str(path))
+
+
+def recipe_from_mapping(raw: dict[str, Any], overrides: list[str], source: str) -> Recipe:
+    """Validate a recipe mapping (a YAML file's, or a run's ``recipe.json``) with ``overrides``.
+
+    Raises:
+        RecipeError: invalid; the message names ``source``, the field, the ``--set`` behind it
+            and, for an unknown field, the closest known ones.
+    """
     try:
-        return Recipe.model_validate(raw)
+        return Recipe.model_validate(apply_overrides(raw, overrides))
     except ValidationError as exc:
-        overridden = {item.partition("=")[0]: item for item in overrides or []}
+        overridden = {item.partition("=")[0]: item for item in overrides}
         problems = "; ".join(_problem(err, overridden) for err in exc.errors())
         # a problem no --set is named in may still come from one (epochs=1 against the lr steps)
-        named = any(f"--set {o}" in problems for o in overrides or [])
-        where = f"{path} with " + " ".join(f"--set {o}" for o in overrides) if overrides and not named else str(path)
+        named = any(f"--set {o}" in problems for o in overrides)
+        where = f"{source} with " + " ".join(f"--set {o}" for o in overrides) if overrides and not named else source
         raise RecipeError(f"{where}: invalid recipe: {problems}") from None
 
 
