@@ -148,3 +148,20 @@ def test_changed_prepared_files_are_caught_before_use(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
     err = _error(capsys, eval_main(["--random-init", "--data", str(data), "--protocol", "knn"]))
     assert "does not match meta.json" in err
+
+
+def test_ctrl_c_and_a_closed_pipe_end_in_one_line(capsys):
+    import subprocess
+    import sys
+
+    from skeletonzoo.cli.main import exit_quietly
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    assert exit_quietly("skeletonzoo-eval", interrupted) == 130
+    assert capsys.readouterr().err == "skeletonzoo-eval: interrupted; no output was left half-written\n"
+    # `skeletonzoo list | true`: the reader is gone before the listing is written
+    code = "import sys, time; from skeletonzoo.cli.main import main; time.sleep(1); sys.exit(main(['list']))"
+    done = subprocess.run(f"{sys.executable} -c \"{code}\" | true", shell=True, capture_output=True, text=True)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

@@ -17,6 +17,7 @@ from .._files import check_output
 from .._machine import usable_device
 from ..evaluate.run import PROTOCOLS
 from ..exceptions import SkeletonZooError
+from .main import exit_quietly
 
 PROTOCOL_CHOICES = (*PROTOCOLS, "all")  # "all": every protocol
 
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.threads is not None:
             torch.set_num_threads(args.threads)
-        return _evaluate(args, argv)
+        return exit_quietly("skeletonzoo-eval", lambda: _evaluate(args, argv))
     finally:
         torch.set_num_threads(threads_before)  # main() may be called from Python: leave the process as it was
 

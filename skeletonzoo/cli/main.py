@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -31,15 +32,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_quietly(prog: str, run: Callable[[], int]) -> int:
+    """``run()``, with Ctrl-C and a closed output pipe ending the command in one line, not a
+    traceback: 130 after an interrupt (outputs are written atomically, so none is left half
+    written), 1 when stdout went away (``skeletonzoo list | head -1``)."""
+    try:
+        status = run()
+        sys.stdout.flush()  # here, so that a reader gone away is caught below and not at exit
+        return status
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; no output was left half-written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader is gone: send what is still buffered nowhere, so the exit flush cannot fail
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo``; returns the exit status."""
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    try:
-        return handler(args)
-    except (SkeletonZooError, FileNotFoundError, ValueError) as exc:
-        print(f"skeletonzoo {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    prog = f"skeletonzoo {args.command}"
+
+    def run() -> int:
+        try:
+            return handler(args)
+        except (SkeletonZooError, FileNotFoundError, ValueError) as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return exit_quietly(prog, run)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,12 @@ def _run_recipe(out: Path, named: str, overrides: list[str]) -> Recipe:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo-pretrain``; returns the exit status."""
+    from .main import exit_quietly
+
+    return exit_quietly("skeletonzoo-pretrain", lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from ..pretrain.recipe import list_recipes, load_recipe
