@@ -64,7 +64,8 @@ def _layout_of(model: nn.Module) -> Layout:
 def _is_checkpoint_path(name: str | os.PathLike[str]) -> bool:
     if isinstance(name, os.PathLike):
         return True
-    return name.endswith(".safetensors") or "/" in name or os.sep in name
+    # .pt/.pth: a file the user means (an original-code or training checkpoint): say what it is
+    return name.endswith((".safetensors", ".pt", ".pth")) or "/" in name or os.sep in name
 
 
 def _component_module(encoder: SkeletonEncoder, derivation: str) -> tuple[nn.Module, str | None]:

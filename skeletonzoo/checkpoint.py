@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -182,6 +183,18 @@ def _umask() -> int:
     return mask
 
 
+def _is_training_state(path: Path) -> bool:
+    """Whether ``path`` is a trainer checkpoint (``OUT/checkpoints/last.pt``), found by its format
+    tag in the pickle of the torch archive, without unpickling anything."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+            # the prefix of pretrain.trainer.STATE_FORMAT (not imported: training code stays out of here)
+            return bool(pickles) and b"skeletonzoo.train-state/" in archive.read(pickles[0])
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def read_metadata(path: str | Path) -> CheckpointMetadata:
     """Read and validate only the metadata of a checkpoint (no tensor data is loaded)."""
     path = Path(path)
@@ -191,6 +204,12 @@ def read_metadata(path: str | Path) -> CheckpointMetadata:
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
+        if _is_training_state(path):
+            raise CheckpointError(
+                f"{path} is a skeletonzoo-pretrain training checkpoint (optimiser, queues, random states), "
+                "not a model: export the run with `skeletonzoo-pretrain RECIPE --data DIR --out OUT "
+                "--export-only` and load OUT/NAME.safetensors"
+            ) from None
         raise CheckpointError(
             f"{path} is not a readable safetensors file ({exc}); skeletonzoo checkpoints are "
             ".safetensors files. Convert original-code .pt/.pth files with `skeletonzoo convert`."

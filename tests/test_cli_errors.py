@@ -165,3 +165,18 @@ def test_ctrl_c_and_a_closed_pipe_end_in_one_line(capsys):
     code = "import sys, time; from skeletonzoo.cli.main import main; time.sleep(1); sys.exit(main(['list']))"
     done = subprocess.run(f"{sys.executable} -c \"{code}\" | true", shell=True, capture_output=True, text=True)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+
+
+def test_a_training_checkpoint_or_pt_file_given_as_a_model_says_what_it_is(tmp_path, capsys):
+    data = tiny_prepared(tmp_path / "data")
+    recipe = str(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **{"optimizer.lr_steps": []}))
+    assert pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    for command in (["info", str(last)], ["embed", str(last), str(tmp_path / "x.npy"), "-o", str(tmp_path / "f.npy")]):
+        np.save(tmp_path / "x.npy", np.zeros((1, 3, 10, 25, 1), np.float32))
+        err = _error(capsys, main(command))
+        assert "is a skeletonzoo-pretrain training checkpoint" in err and "--export-only" in err
+    torch.save({"w": torch.zeros(2)}, tmp_path / "clip.pt")
+    err = _error(capsys, main(["info", str(tmp_path / "clip.pt")]))
+    assert "not a readable safetensors file" in err and "skeletonzoo convert" in err
