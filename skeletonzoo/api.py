@@ -283,9 +283,24 @@ class _Samples:
         return out, lengths
 
 
+def _numeric(array: np.ndarray | torch.Tensor, what: str) -> np.ndarray | torch.Tensor:
+    """``array`` if it holds real numbers (a tensor detached from autograd); else a clear error."""
+    if isinstance(array, torch.Tensor):
+        if array.dtype == torch.bool or array.is_complex():
+            raise ValueError(f"{what} has dtype {array.dtype}; coordinates are real numbers (float32 is best)")
+        return array.detach()
+    if array.dtype == object:
+        raise ValueError(f"{what} is an object array (clips of different lengths?); pass them as a list of "
+                         "(C, T_i, V, M) arrays")  # fmt: skip
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise ValueError(f"{what} has dtype {array.dtype}; coordinates are real numbers (float32 is best)")
+    return array
+
+
 def _as_samples(data: Any) -> _Samples:
     if isinstance(data, (list, tuple)):
-        clips = [c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32) for c in data]
+        clips = [_numeric(c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32),
+                          f"sample {i}") for i, c in enumerate(data)]  # fmt: skip
         if not clips:
             return _Samples(None, [], 0, (0, 0, 0))
         first = tuple(clips[0].shape)
@@ -302,6 +317,7 @@ def _as_samples(data: Any) -> _Samples:
         return _Samples(None, clips, len(clips), (first[0], first[2], first[3]))
     if not isinstance(data, (np.ndarray, torch.Tensor)):
         data = np.asarray(data, dtype=np.float32)
+    data = _numeric(data, "the input")
     if data.ndim == 4:
         data = data[None]
     if data.ndim != 5:

@@ -331,3 +331,19 @@ def test_embed_warns_when_the_input_looks_already_normalised(bundled):
         skeletonzoo.embed(model, normalised, preprocess=False)
         skeletonzoo.embed(model, raw)
         skeletonzoo.embed(model, raw[:, :, :, [*range(20), 0, 1, 2, 3, 4]])  # raw 25-joint input: checked, fine
+
+
+def test_embed_refuses_non_numeric_input_and_detaches_tensors(bundled):
+    model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
+    x = np.random.default_rng(2).random((2, 3, 20, 20, 1)).astype(np.float32) + 0.5
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = x[0], x[1][:, :10]
+    with pytest.raises(ValueError, match="object array \\(clips of different lengths\\?\\); pass them as a list"):
+        skeletonzoo.embed(model, ragged)
+    for bad in (x > 1, x.astype(np.complex64), torch.from_numpy(x) > 1):
+        with pytest.raises(ValueError, match="coordinates are real numbers"):
+            skeletonzoo.embed(model, bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no autograd warning from a tensor that requires grad
+        feats = skeletonzoo.embed(model, torch.from_numpy(x).requires_grad_())
+    np.testing.assert_allclose(feats, skeletonzoo.embed(model, x), atol=1e-6)
