@@ -15,7 +15,9 @@ __all__ = [
     "DataFormatError",
     "PrepareError",
     "DataMismatchError",
+    "SkeletonZooWarning",
     "SlowPrecisionWarning",
+    "RecipeFitWarning",
 ]
 
 
@@ -89,6 +91,15 @@ class DataMismatchError(SkeletonZooError, ValueError):
     """Data was prepared differently from what the model expects (layout, preprocessing)."""
 
 
-class SlowPrecisionWarning(UserWarning):
+class SkeletonZooWarning(UserWarning):
+    """Base class of the warnings skeletonzoo issues on purpose (the CLIs print them as one line)."""
+
+
+class SlowPrecisionWarning(SkeletonZooWarning):
     """A requested precision runs on slow emulated kernels on this hardware (the result is still
     correct); the message names the faster setting."""
+
+
+class RecipeFitWarning(SkeletonZooWarning):
+    """A recipe's settings do not suit the data it is given (e.g. a MoCo queue larger than the
+    training set); training goes on, the message says what to change."""

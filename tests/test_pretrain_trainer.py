@@ -394,3 +394,19 @@ def test_resume_with_set_applies_it_to_the_runs_own_recipe(tmp_path, data, capsy
     assert pretrain_main([recipe, "--data", str(data), "--out", run, "--resume", "--set", "epoch=3"]) == 2
     err = capsys.readouterr().err
     assert "recipe.json: invalid recipe: --set epoch=3: unknown field; did you mean 'epochs'?" in err
+
+
+def test_a_queue_larger_than_the_data_is_warned_about(tmp_path, data, capsys):
+    from skeletonzoo.cli.pretrain import main as pretrain_main
+    from skeletonzoo.exceptions import RecipeFitWarning
+
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", **{"model.queue_size": 64}))
+    with pytest.warns(RecipeFitWarning, match="a queue of 64 keys is larger than the 24 training samples.*"
+                                              "--set model.queue_size=16"):  # fmt: skip
+        Trainer(recipe, data, tmp_path / "run", progress=False)
+    args = [str(tmp_path / "r.yaml"), "--data", str(data), "--out", str(tmp_path / "cli"), "--set", "epochs=1",
+            "--set", "optimizer.lr_steps=[]"]  # fmt: skip
+    assert pretrain_main(args) == 0
+    err = capsys.readouterr().err
+    assert "skeletonzoo-pretrain: warning: r: a queue of 64 keys is larger than the 24 training samples" in err
+    assert "Warning" not in err  # one line, not Python's two-line warning

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..exceptions import SkeletonZooError, SlowPrecisionWarning
+from ..exceptions import SkeletonZooError, SkeletonZooWarning
 
 if TYPE_CHECKING:
     from ..pretrain.recipe import Recipe
@@ -63,7 +63,7 @@ def _own_warnings_as_lines() -> Iterator[None]:
 
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: TextIO | None = None, line: str | None = None, **_: Any) -> None:  # fmt: skip
-            if issubclass(category, SlowPrecisionWarning):
+            if issubclass(category, SkeletonZooWarning):
                 print(f"skeletonzoo-pretrain: warning: {message}", file=file or sys.stderr, flush=True)
             else:
                 python_show(message, category, filename, lineno, file, line)

@@ -55,7 +55,13 @@ from .._machine import cpu_has_bf16_kernels, hardware, usable_device
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
 from ..data.streams import to_stream
-from ..exceptions import CheckpointError, DataMismatchError, SkeletonZooError, SlowPrecisionWarning
+from ..exceptions import (
+    CheckpointError,
+    DataMismatchError,
+    RecipeFitWarning,
+    SkeletonZooError,
+    SlowPrecisionWarning,
+)
 from ..models import SkeletonEncoder
 from ..skeleton.layouts import get_layout
 from ._provenance import software
@@ -116,6 +122,11 @@ def _distributed() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
+def _queue_for(num_samples: int) -> int:
+    """A queue size to suggest: the largest power of two below ``num_samples`` (1020 -> 512)."""
+    return 1 << max(0, (num_samples - 1).bit_length() - 1)
+
+
 class Trainer:
     """Run one recipe on one prepared dataset.
 
@@ -162,6 +173,15 @@ class Trainer:
         self._check_data()
         self.data.verify()  # the files are what meta.json (and so the recorded fingerprint) says
         self.positions = self.data.positions
+        if self.is_main and recipe.model.queue_size > len(self.data):
+            warnings.warn(
+                f"{recipe.name}: a queue of {recipe.model.queue_size} keys is larger than the {len(self.data)} "
+                "training samples, so every sample is among its own negatives (several times over); a queue "
+                f"below the data size suits it, e.g. --set model.queue_size={_queue_for(len(self.data))} (the "
+                "NW-UCLA recipes use 512 for 1020 clips, docs/pretrain.md)",
+                RecipeFitWarning,
+                stacklevel=2,
+            )
         if len(self.data) < recipe.batch_size and recipe.drop_last:
             raise ValueError(
                 f"{data}: {len(self.data)} training samples, fewer than one batch of {recipe.batch_size}"
