@@ -14,6 +14,9 @@ def _run(args: argparse.Namespace) -> int:
         index = build_demo_assets(args.data, args.raw, model=args.model)
         print(f"wrote the demo assets: {', '.join(index['files'])}")
         return 0
+    if args.data or args.raw:
+        raise ValueError("--data and --raw are for --build-assets (maintainers); the demo itself runs on the "
+                         "bundled clips: `skeletonzoo demo`")  # fmt: skip
     run_demo(model=args.model, device=args.device)
     return 0
 

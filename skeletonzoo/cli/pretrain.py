@@ -102,6 +102,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
     try:
         if args.list:
+            if args.recipe:
+                parser.error("--list lists every bundled recipe; give no RECIPE with it (--show prints one)")
             print("\n".join(list_recipes()))
             return 0
         if not args.recipe:
