@@ -415,7 +415,8 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     data = tmp_path / "data"
     write_prepared(data, {"train": split, "test": split}, dataset="nwucla", benchmark="xview", layout="ntu25",
                    num_classes=10, preprocessing=NWUCLA_PREPROCESS.to_dict())  # fmt: skip
-    fields = {"optimizer.lr_steps": [], "model.encoder": {}, "dataset": "nwucla", "benchmark": "xview"}
+    fields = {"optimizer.lr_steps": [], "model.encoder": {}, "model.queue_size": 8, "dataset": "nwucla",
+              "benchmark": "xview"}
     recipe = load_recipe(
         tiny_recipe(tmp_path / f"{name}.yaml", "skeletonclr", epochs=1, licence="test terms", **fields)
     )
