@@ -20,9 +20,6 @@ to ``(N, num_features)``, with these attributes:
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._inputs import PreparedBatches, as_samples, check_values, warn_if_normalised
 from ._machine import usable_device
 from .checkpoint import load_checkpoint
 from .data.adapters import ADAPTERS, adapt_layout
@@ -44,7 +42,6 @@ from .skeleton.layouts import LAYOUTS, Layout, get_layout
 
 __all__ = ["load", "load_model", "embed"]
 
-ArrayLike = np.ndarray | torch.Tensor
 _TWO_D_LAYOUTS = {"coco17", "openpose18"}
 
 
@@ -250,86 +247,6 @@ load_model = load
 # embed
 
 
-@dataclass
-class _Samples:
-    """The input as ``n`` samples ``(C, T_i, V, M)``: one padded array, or a list of clips."""
-
-    array: ArrayLike | None
-    clips: Sequence[ArrayLike] | None
-    n: int
-    shape: tuple[int, int, int]  # (C, V, M)
-
-    def raw(self, start: int, stop: int) -> list[ArrayLike] | ArrayLike:
-        return self.array[start:stop] if self.array is not None else list(self.clips[start:stop])  # type: ignore[index]
-
-    def lengths_equal(self) -> bool:
-        return self.clips is None or len({int(c.shape[1]) for c in self.clips}) <= 1
-
-    def batch(self, start: int, stop: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Samples ``start:stop`` as a zero-padded float32 ``(B, C, T, V, M)`` and their lengths."""
-        if self.array is not None:
-            part = self.array[start:stop]
-            # a copy: memory-mapped files are read-only, and float64 input becomes float32 here
-            x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
-            return x.to(device=device, dtype=torch.float32), None
-        assert self.clips is not None
-        clips = [c if isinstance(c, torch.Tensor) else torch.from_numpy(np.array(c, dtype=np.float32))
-                 for c in self.clips[start:stop]]  # fmt: skip
-        lengths = torch.tensor([c.shape[1] for c in clips])
-        c, v, m = self.shape
-        out = torch.zeros(len(clips), c, int(lengths.max()), v, m, device=device)
-        for i, clip in enumerate(clips):
-            out[i, :, : clip.shape[1]] = clip.to(device=device, dtype=torch.float32)
-        return out, lengths
-
-
-def _numeric(array: np.ndarray | torch.Tensor, what: str) -> np.ndarray | torch.Tensor:
-    """``array`` if it holds real numbers (a tensor detached from autograd); else a clear error."""
-    if isinstance(array, torch.Tensor):
-        if array.dtype == torch.bool or array.is_complex():
-            raise ValueError(f"{what} has dtype {array.dtype}; coordinates are real numbers (float32 is best)")
-        return array.detach()
-    if array.dtype == object:
-        raise ValueError(f"{what} is an object array (clips of different lengths?); pass them as a list of "
-                         "(C, T_i, V, M) arrays")  # fmt: skip
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise ValueError(f"{what} has dtype {array.dtype}; coordinates are real numbers (float32 is best)")
-    return array
-
-
-def _as_samples(data: Any) -> _Samples:
-    if isinstance(data, (list, tuple)):
-        clips = [_numeric(c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32),
-                          f"sample {i}") for i, c in enumerate(data)]  # fmt: skip
-        if not clips:
-            return _Samples(None, [], 0, (0, 0, 0))
-        first = tuple(clips[0].shape)
-        for i, clip in enumerate(clips):
-            if clip.ndim != 4:
-                raise ValueError(f"sample {i} has shape {tuple(clip.shape)}; a list takes (C, T_i, V, M) samples")
-            if (clip.shape[0], clip.shape[2], clip.shape[3]) != (first[0], first[2], first[3]):
-                raise ValueError(
-                    f"sample {i} has shape {tuple(clip.shape)} but sample 0 has {first}; all samples need the "
-                    "same C, V and M (only the length T_i may differ)"
-                )
-            if clip.shape[1] < 1:
-                raise ValueError(f"sample {i} has no frames (T=0)")
-        return _Samples(None, clips, len(clips), (first[0], first[2], first[3]))
-    if not isinstance(data, (np.ndarray, torch.Tensor)):
-        data = np.asarray(data, dtype=np.float32)
-    data = _numeric(data, "the input")
-    if data.ndim == 4:
-        data = data[None]
-    if data.ndim != 5:
-        raise ValueError(
-            f"expected a batch (N, C, T, V, M), one sample (C, T, V, M) or a list of (C, T_i, V, M) samples; "
-            f"got shape {tuple(data.shape)}"
-        )
-    if data.shape[2] < 1 and data.shape[0] > 0:
-        raise ValueError(f"input has no frames (T=0): shape {tuple(data.shape)}")
-    return _Samples(data, None, int(data.shape[0]), (int(data.shape[1]), int(data.shape[3]), int(data.shape[4])))
-
-
 def _label(model: nn.Module) -> str:
     name = getattr(model, "model_name", None)
     return repr(name) if name else "the model"
@@ -366,103 +283,6 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
     else:
         hint = f"no known layout with V={v} has an adapter to {target!r}"
     raise ValueError(f"input has V={v} joints but {_label(model)} expects layout {expected}; {hint}")
-
-
-# Kinect camera-space coordinates are metres, a few at most: far larger ones are another unit
-_LARGEST_METRES = 50.0
-
-
-def _check_values(samples: _Samples, num_persons: int | None, chunk: int = 256) -> None:
-    """Reject NaN/inf, and persons beyond ``num_persons`` that hold data, naming the samples;
-    warn about all-zero samples and coordinates too large to be metres."""
-    bad: list[int] = []
-    crowded: list[int] = []
-    empty: list[int] = []
-    largest = 0.0
-    for start in range(0, samples.n, chunk):
-        raw = samples.raw(start, min(start + chunk, samples.n))
-        items = [raw] if not isinstance(raw, list) else [c[None] for c in raw]
-        offset = start
-        for part in items:
-            x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
-            flat = x.reshape(x.shape[0], -1)
-            bad += (offset + torch.nonzero(~torch.isfinite(flat).all(dim=1)).flatten()).tolist()
-            if flat.numel():
-                empty += (offset + torch.nonzero(flat.eq(0).all(dim=1)).flatten()).tolist()
-                largest = max(largest, float(flat.nan_to_num(0.0, 0.0, 0.0).abs().max()))
-            if num_persons is not None and x.shape[-1] > num_persons:
-                extra = x[..., num_persons:].reshape(x.shape[0], -1)
-                crowded += (offset + torch.nonzero(extra.ne(0).any(dim=1)).flatten()).tolist()
-            offset += x.shape[0]
-
-    def show(indices: list[int]) -> str:
-        return ", ".join(map(str, indices[:10])) + (f", ... ({len(indices)} in all)" if len(indices) > 10 else "")
-
-    def which(indices: list[int], verb: str, verb_one: str) -> str:
-        return f"samples {show(indices)} {verb}" if len(indices) > 1 else f"sample {indices[0]} {verb_one}"
-
-    if bad:
-        raise ValueError(f"{which(bad, 'contain', 'contains')} NaN or inf values; clean or drop them before embedding")
-    if crowded:
-        raise ValueError(
-            f"{which(crowded, 'have', 'has')} data in persons beyond the {num_persons} the model was trained with "
-            f"(M={samples.shape[2]}); select the persons to embed first"
-        )
-    if empty:
-        theirs = "their features describe" if len(empty) > 1 else "its features describe"
-        warnings.warn(f"{which(empty, 'are', 'is')} all zeros (padding only): {theirs} no motion", UserWarning,
-                      stacklevel=3)  # fmt: skip
-    if largest > _LARGEST_METRES:
-        warnings.warn(f"coordinates reach {largest:g}: the models were trained on metres (Kinect camera space); "
-                      "if these are millimetres, divide by 1000 first", UserWarning, stacklevel=3)  # fmt: skip
-
-
-def _warn_if_normalised(samples: _Samples, centre: int, n: int = 64) -> None:
-    """Warn when the first samples look already normalised (their centre joint at the origin in
-    every frame, as after the pipeline's centring): preprocessing them again changes them."""
-    raw = samples.raw(0, min(n, samples.n))
-    clips = [c[None] for c in raw] if isinstance(raw, list) else [raw]
-    found = False
-    for clip in clips:
-        x = clip if isinstance(clip, torch.Tensor) else torch.from_numpy(np.array(clip, dtype=np.float32))
-        person = x[..., 0]  # (N, C, T, V): the first person
-        present = person.ne(0).any(dim=1).any(dim=-1)  # (N, T): frames holding data
-        if not present.any():
-            continue
-        centre_at_origin = person[:, :, :, centre].abs().amax(dim=1).lt(1e-6)  # (N, T)
-        if not centre_at_origin[present].all():
-            return
-        found = True
-    if found:
-        warnings.warn(
-            "the input's centre joint sits at the origin in every frame, as in already-normalised positions "
-            "(e.g. the original code's *_position.npy or a prepared dataset); they are normalised again. Pass "
-            "preprocess=False (--no-preprocess on the command line) if they are", UserWarning, stacklevel=3,
-        )
-
-
-class _PreparedBatches:
-    """Sliceable view handing :func:`~skeletonzoo.features.extract_features` model-ready batches.
-
-    ``extract_features`` takes ``positions[start:stop]`` one batch at a time; this view
-    preprocesses each slice as it is taken, so raw input is never normalised all at once.
-    """
-
-    def __init__(
-        self,
-        samples: _Samples,
-        step: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-        device: torch.device,
-    ) -> None:
-        self.samples, self.step, self.device = samples, step, device
-
-    def __len__(self) -> int:
-        return self.samples.n
-
-    def __getitem__(self, index: slice) -> torch.Tensor:
-        start, stop, _ = index.indices(self.samples.n)
-        x, lengths = self.samples.batch(start, stop, self.device)
-        return self.step(x, lengths)
 
 
 def embed(
@@ -518,7 +338,7 @@ def embed(
             f"{_label(model)} has no preprocessing attached (models from skeletonzoo.load have one); pass "
             "preprocess=False for already-normalised positions, or set model.preprocess = Preprocess(...)"
         )
-    samples = _as_samples(data)
+    samples = as_samples(data)
     if samples.n == 0:
         return np.zeros((0, num_features), dtype=np.float32)
     c, v, m = samples.shape
@@ -536,9 +356,9 @@ def embed(
             "with preprocess=False the samples are taken as normalised positions and must share one length T; "
             "pad or resize them, or pass preprocess=True"
         )
-    _check_values(samples, pipeline.num_persons if pipeline is not None else None)
+    check_values(samples, pipeline.num_persons if pipeline is not None else None)
     if preprocess and pipeline is not None and source == pipeline.layout:
-        _warn_if_normalised(samples, pipeline.resolved_center())
+        warn_if_normalised(samples, pipeline.resolved_center())
 
     def step(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if preprocess:
@@ -550,7 +370,7 @@ def embed(
 
     # An ensemble derives each member's stream itself from the positions.
     stream = "joint" if isinstance(model, StreamEnsemble) else str(getattr(model, "stream", "joint"))
-    batches = _PreparedBatches(samples, step, run_on)
+    batches = PreparedBatches(samples, step, run_on)
     return extract_features(
         model, cast(Any, batches), stream=stream, layout=target, batch_size=batch_size, device=run_on
     )
