@@ -35,6 +35,8 @@ from ._files import atomic_copy, atomic_write_text, sha256_file
 from .exceptions import CheckpointError, ManifestError
 
 __all__ = [
+    "CARD_EVALUATION_HEADING",
+    "card_file_line",
     "MANIFEST_FORMAT",
     "MANIFEST_ENV",
     "PACKAGE_DIR",
@@ -483,20 +485,26 @@ def publish(
         if card is not None:
             # the trainer's card names the exported file; a later version is bundled under another
             text = card_source.read_text()
-            atomic_write_text(root / card, text.replace(f"- File: `{checkpoint.name}`", f"- File: `{filename}`"))
+            atomic_write_text(root / card, text.replace(card_file_line(checkpoint.name), card_file_line(filename)))
     models = dict(current.models)
     models[name] = ModelRecord(paper_metrics=record.paper_metrics, weights=(*record.weights, entry))
     write_manifest(Manifest(models=models), manifest_file)
     return entry
 
 
-_EVALUATION_HEADING = "## Evaluation"
+#: Model-card pieces the trainer writes and publish() rewrites (one spelling for both).
+CARD_EVALUATION_HEADING = "## Evaluation"
+
+
+def card_file_line(filename: str) -> str:
+    """The start of a model card's weights line naming ``filename``."""
+    return f"- File: `{filename}`"
 
 
 def _metrics_markdown(metrics: Iterable[Metric]) -> str:
     rows = list(metrics)
     lines = [
-        _EVALUATION_HEADING,
+        CARD_EVALUATION_HEADING,
         "",
         "Measured by skeletonzoo (`skeletonzoo-eval`); each value with the command that reproduces it.",
         "",
@@ -566,7 +574,7 @@ def record_metrics(
         card = (Path(package_dir) if package_dir is not None else PACKAGE_DIR) / updated.model_card
         if card.is_file():
             text = card.read_text()
-            head = text.split(_EVALUATION_HEADING)[0].rstrip() + "\n\n"
+            head = text.split(CARD_EVALUATION_HEADING)[0].rstrip() + "\n\n"
             atomic_write_text(card, head + _metrics_markdown(measured))
     write_manifest(Manifest(models=models), manifest_file)
     return updated

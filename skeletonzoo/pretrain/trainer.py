@@ -62,6 +62,7 @@ from ..exceptions import (
     SkeletonZooError,
     SlowPrecisionWarning,
 )
+from ..manifest import CARD_EVALUATION_HEADING, card_file_line
 from ..models import SkeletonEncoder
 from ..skeleton.layouts import get_layout
 from ._provenance import software
@@ -694,12 +695,13 @@ def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]
         "",
         "## Weights",
         "",
-        f"- File: `{entry['file']}`, {entry['size']} bytes, sha256 `{entry['sha256']}`",
+        f"{card_file_line(entry['file'])}, {entry['size']} bytes, sha256 `{entry['sha256']}`",
         f"- Licence: {recipe.licence}",
     ]
     if recipe.paper:
         lines += ["", "## Paper", "", recipe.paper]
     if recipe.notes:
         lines += ["", "## Notes", "", recipe.notes.strip()]
-    lines += ["", "## Evaluation", "", "Measured with `skeletonzoo-eval`; see the manifest entry's metrics.", ""]
+    lines += ["", CARD_EVALUATION_HEADING, "", "Measured with `skeletonzoo-eval`; see the manifest entry's metrics.",
+              ""]  # fmt: skip
     return "\n".join(lines)
