@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .._files import sha256_file
 from ..exceptions import DataFormatError, PrepareError
+from ..skeleton.layouts import get_layout
 from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .original import open_original
@@ -389,7 +390,8 @@ def run_plan(
         ``{benchmark: metadata written}``.
     """
     workers = workers or os.cpu_count() or 1
-    sample_shape = (3, plan.preprocess.num_frames, 25, plan.preprocess.num_persons)
+    joints = get_layout(plan.layout).num_joints
+    sample_shape = (3, plan.preprocess.num_frames, joints, plan.preprocess.num_persons)
     rows: dict[str, dict[str, np.ndarray]] = {}  # benchmark -> split -> row of each sample (-1: elsewhere)
     writers = {}
     for b, out in outs.items():
