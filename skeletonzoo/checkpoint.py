@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .data.streams import Stream
 from .exceptions import CheckpointError
 from .models import EncoderConfig, ProjectionHead, ScaleProjectionHead, SkeletonEncoder
 
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 FORMAT: Final = "skeletonzoo.checkpoint/1"
-Stream = Literal["joint", "motion", "bone"]
 
 
 class HeadSpec(BaseModel):

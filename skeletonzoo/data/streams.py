@@ -7,7 +7,7 @@ own stream from positions (``shared/specs/data-pipeline.md``, "Streams").
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -16,7 +16,7 @@ from ..skeleton.layouts import Layout, get_layout
 __all__ = ["Stream", "STREAMS", "to_stream", "motion", "bone"]
 
 Stream = Literal["joint", "motion", "bone"]
-STREAMS: tuple[str, ...] = ("joint", "motion", "bone")
+STREAMS: tuple[str, ...] = get_args(Stream)
 
 
 def motion(x: torch.Tensor) -> torch.Tensor:

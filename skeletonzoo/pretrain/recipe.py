@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..data.streams import STREAMS
+from ..data.streams import Stream
 from .methods import METHODS, MethodConfig
 
 __all__ = [
@@ -106,7 +106,7 @@ class Recipe(BaseModel):
 
     name: str
     method: str
-    stream: Literal["joint", "motion", "bone"] = "joint"
+    stream: Stream = "joint"
     dataset: str
     benchmark: str
     paper: str | None = None
@@ -128,8 +128,6 @@ class Recipe(BaseModel):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; methods: {sorted(METHODS)}")
         METHODS[self.method].check_layout(self.model.encoder.layout)
-        if self.stream not in STREAMS:
-            raise ValueError(f"unknown stream {self.stream!r}")
         for s in self.optimizer.lr_steps:
             if not 0 < s < self.epochs:
                 raise ValueError(f"optimizer.lr_steps entry {s} is outside 1..epochs-1 (epochs={self.epochs})")
