@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..skeleton.graph import Strategy
 from ..skeleton.layouts import get_layout
 
 __all__ = ["EncoderConfig"]
@@ -25,7 +24,7 @@ class EncoderConfig(BaseModel):
     hidden_channels: int = Field(16, ge=1, description="width of blocks 0-3 (16 = papers' x1/4)")
     hidden_dim: int = Field(256, ge=1, description="width of the last block = num_features")
     layout: str = "ntu25"
-    graph_strategy: Literal["uniform", "distance", "spatial"] = "spatial"
+    graph_strategy: Strategy = "spatial"
     max_hop: int = Field(1, ge=1)
     edge_importance: bool = True
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
