@@ -141,7 +141,7 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
 
         if args.json:  # before hours of evaluation, not after
             check_output(args.json, overwrite=args.overwrite, flag="--overwrite")
-        chosen = ("linear", "knn", "finetune", "semi") if "all" in args.protocol else args.protocol
+        chosen = PROTOCOLS if "all" in args.protocol else args.protocol
         protocols = tuple(dict.fromkeys(chosen))
         device = usable_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         layout = read_prepared_meta(args.data).layout

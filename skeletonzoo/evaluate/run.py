@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast, get_args
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 Protocol = Literal["linear", "knn", "finetune", "semi"]
-PROTOCOLS: tuple[str, ...] = ("linear", "knn", "finetune", "semi")
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 REPORT_FORMAT = "skeletonzoo.eval/1"
 
 
