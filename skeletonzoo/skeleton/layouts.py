@@ -20,6 +20,7 @@ graph) and COCO-17 (for the 2D-keypoint adapter).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -122,16 +123,22 @@ def _one_based(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 # --- NTU RGB+D, Kinect v2 ---------------------------------------------------------------
 # Pairs (joint, parent), 1-based, exactly as ST-GCN's ``graph.py`` ('ntu-rgb+d') lists them.
+def _parents(child_parent: Iterable[tuple[int, int]], num_joints: int, root: int) -> list[int]:
+    """Parent of every joint from 0-based ``(child, parent)`` pairs; the root is its own parent."""
+    parents = [root] * num_joints
+    for child, parent in child_parent:
+        parents[child] = parent
+    parents[root] = root
+    return parents
+
+
 # The bone stream of the original feeders uses the same list plus the root pair (21, 21).
 _NTU_PAIRS = [
     (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
     (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18),
     (20, 19), (22, 23), (23, 8), (24, 25), (25, 12),
 ]  # fmt: skip
-_NTU_PARENTS = [0] * 25
-for _v, _u in _NTU_PAIRS:
-    _NTU_PARENTS[_v - 1] = _u - 1
-_NTU_PARENTS[20] = 20
+_NTU_PARENTS = _parents(((v - 1, u - 1) for v, u in _NTU_PAIRS), 25, root=20)
 
 NTU25 = Layout(
     name="ntu25",
@@ -157,10 +164,7 @@ _UCLA_PAIRS = [
     (1, 2), (2, 3), (4, 3), (5, 3), (6, 5), (7, 6), (8, 7), (9, 3), (10, 9), (11, 10),
     (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19),
 ]  # fmt: skip
-_UCLA_PARENTS = [0] * 20
-for _v, _u in _UCLA_PAIRS:
-    _UCLA_PARENTS[_v - 1] = _u - 1
-_UCLA_PARENTS[2] = 2
+_UCLA_PARENTS = _parents(((v - 1, u - 1) for v, u in _UCLA_PAIRS), 20, root=2)
 
 NWUCLA20 = Layout(
     name="nwucla20",
@@ -210,10 +214,7 @@ _OPENPOSE_EDGES = (
     (4, 3), (3, 2), (7, 6), (6, 5), (13, 12), (12, 11), (10, 9), (9, 8), (11, 5), (8, 2),
     (5, 1), (2, 1), (0, 1), (15, 0), (14, 0), (17, 15), (16, 14),
 )  # fmt: skip
-_OPENPOSE_PARENTS = [0] * 18
-for _v, _u in _OPENPOSE_EDGES:
-    _OPENPOSE_PARENTS[_v] = _u
-_OPENPOSE_PARENTS[1] = 1
+_OPENPOSE_PARENTS = _parents(_OPENPOSE_EDGES, 18, root=1)
 OPENPOSE18 = Layout(
     name="openpose18",
     joint_names=(
@@ -234,9 +235,7 @@ _COCO_EDGES = (
     (1, 0), (2, 0), (3, 1), (4, 2), (5, 0), (6, 0), (7, 5), (8, 6), (9, 7), (10, 8),
     (11, 5), (12, 6), (13, 11), (14, 12), (15, 13), (16, 14),
 )  # fmt: skip
-_COCO_PARENTS = [0] * 17
-for _v, _u in _COCO_EDGES:
-    _COCO_PARENTS[_v] = _u
+_COCO_PARENTS = _parents(_COCO_EDGES, 17, root=0)
 COCO17 = Layout(
     name="coco17",
     joint_names=(
