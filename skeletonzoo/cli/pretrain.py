@@ -72,19 +72,17 @@ def _own_warnings_as_lines() -> Iterator[None]:
         yield
 
 
-def _run_recipe(out: Path, named: str, overrides: list[str]) -> Recipe:
-    """The recipe a run in ``out`` was started with (its ``recipe.json``, ``--set`` flags
-    included) with this command's ``overrides`` on top, so ``--resume`` and ``--export-only``
-    need no flags repeated (``--resume --set epochs=400`` extends the run as it was)."""
-    import json
-
+def _run_recipe(out: Path, saved: dict[str, Any], named: str, overrides: list[str]) -> Recipe:
+    """The recipe the run in ``out`` was started with (``saved``, its ``recipe.json``, ``--set``
+    flags included) with this command's ``overrides`` on top, so ``--resume`` and
+    ``--export-only`` need no flags repeated (``--resume --set epochs=400`` extends the run as it was)."""
     from ..pretrain.recipe import recipe_from_mapping
+    from ..pretrain.trainer import RECIPE_FILE
 
-    saved = json.loads((out / "recipe.json").read_text())
     if saved.get("name") != named:
         raise ValueError(f"{out} holds a run of recipe {saved.get('name')!r}, not {named!r}; give that "
                          "recipe, or another --out")  # fmt: skip
-    return recipe_from_mapping(saved, overrides, source=str(out / "recipe.json"))
+    return recipe_from_mapping(saved, overrides, source=str(out / RECIPE_FILE))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,8 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ..pretrain.recipe import list_recipes, load_recipe
-    from ..pretrain.trainer import Trainer, TrainingInterrupted
+    from ..pretrain.recipe import list_recipes, load_recipe, recipe_name
+    from ..pretrain.trainer import Trainer, TrainingInterrupted, run_recipe
 
     try:
         if args.list:
@@ -110,8 +108,7 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.error("a recipe (name or YAML file) is required")
         continuing = args.resume or args.export_only
         # the recipe's name (a --set name=... included): the run's default folder, and what a run there must be
-        named = load_recipe(args.recipe).name
-        named = next((o.partition("=")[2] for o in args.overrides if o.partition("=")[0] == "name"), named)
+        named = recipe_name(args.recipe, args.overrides)
         if args.show:
             print(load_recipe(args.recipe, args.overrides).model_dump_json(indent=2))
             return 0
@@ -120,9 +117,10 @@ def _main(argv: Sequence[str] | None) -> int:
         out = Path(args.out or f"runs/{named}")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
-        if continuing and (out / "recipe.json").is_file():
+        saved = run_recipe(out) if continuing else None
+        if saved is not None:
             # the run's own recipe (its --set flags included), this command's --set on top
-            recipe = _run_recipe(out, named, args.overrides)
+            recipe = _run_recipe(out, saved, named, args.overrides)
         else:
             recipe = load_recipe(args.recipe, args.overrides)
         if args.threads is not None and args.threads < 1:

@@ -32,6 +32,7 @@ __all__ = [
     "RecipeError",
     "load_recipe",
     "recipe_from_mapping",
+    "recipe_name",
     "list_recipes",
     "recipe_dir",
     "apply_overrides",
@@ -240,10 +241,22 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     Raises:
         RecipeError: the file is missing or invalid; the message names the offending field.
     """
+    path, raw = _raw_recipe(name_or_path)
+    return recipe_from_mapping(raw, overrides or [], source=str(path))
+
+
+def _raw_recipe(name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The recipe's file and its merged mapping (``extends`` resolved, ``name`` defaulted)."""
     path = _find(name_or_path)
     raw = _read_raw(path)
     raw.setdefault("name", path.stem)
-    return recipe_from_mapping(raw, overrides or [], source=str(path))
+    return path, raw
+
+
+def recipe_name(name_or_path: str | Path, overrides: list[str] | None = None) -> str:
+    """The name :func:`load_recipe` would give the recipe (a ``name=`` override included),
+    without validating the rest: the run's default folder is named for it."""
+    return str(apply_overrides(_raw_recipe(name_or_path)[1], overrides or [])["name"])
 
 
 def recipe_from_mapping(raw: dict[str, Any], overrides: list[str], source: str) -> Recipe:

@@ -75,6 +75,8 @@ __all__ = ["Trainer", "TrainResult", "NonFiniteLossError", "TrainingInterrupted"
 
 #: Held by the process training or exporting into a run folder (``Trainer.locked``).
 LOCK_FILE = ".lock"
+#: The resolved recipe a run was started with, in its folder (``--set`` flags included).
+RECIPE_FILE = "recipe.json"
 
 STATE_FORMAT = "skeletonzoo.train-state/1"
 # Recipe fields a resumed run may change: how long it runs and how often it saves.
@@ -121,6 +123,16 @@ def _distributed() -> tuple[int, int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
     return 0, 1, 0
+
+
+def run_recipe(out: str | Path) -> dict[str, Any] | None:
+    """The recipe mapping the run in ``out`` was started with (its ``recipe.json``); ``None``
+    when there is none or it cannot be read."""
+    try:
+        saved = json.loads((Path(out) / RECIPE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
 
 
 def _queue_for(num_samples: int) -> int:
@@ -235,7 +247,7 @@ class Trainer:
         if resume:
             self._resume()
         elif self.is_main and self.checkpoint_path.exists():
-            other = self._recipe_in_out()
+            other = (run_recipe(self.out) or {}).get("name")
             if other is not None and other != recipe.name:
                 raise FileExistsError(f"{self.out} holds a run of recipe {other!r}, not {recipe.name!r}: "
                                       "choose another --out")  # fmt: skip
@@ -258,12 +270,6 @@ class Trainer:
             return contextlib.nullcontext()
         return exclusive_lock(self.out / LOCK_FILE, f"{self.out} (a skeletonzoo-pretrain run)")
 
-    def _recipe_in_out(self) -> str | None:
-        """The name of the recipe the run in ``out`` was started with (its recipe.json), if any."""
-        try:
-            return str(json.loads((self.out / "recipe.json").read_text())["name"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
 
     # -- set-up ---------------------------------------------------------------------------
     def _check_data(self) -> None:
@@ -497,7 +503,7 @@ class Trainer:
         fault_step = int(os.environ.get(FAULT_ENV, "0") or 0)
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
+            (self.out / RECIPE_FILE).write_text(recipe.model_dump_json(indent=2) + "\n")
             if self.position.global_step == 0:
                 self._log({"event": "start", "global_step": 0, "recipe": recipe.name, "summary": recipe.summary(),
                            "world_size": self.world_size, "device": str(self.device),
