@@ -44,9 +44,9 @@ from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_la
 from .prepared import (
     PreparedMeta,
     PreparedWriter,
-    open_prepared,
     read_prepared_meta,
     refuse_unknown_files,
+    verify_prepared,
     write_prepared,
 )
 from .preprocess import Preprocess
@@ -515,9 +515,7 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
         if (meta.dataset, meta.source.get("sha256"), meta.preprocessing) == (
             "nwucla", source["sha256"], NWUCLA_PREPROCESS.to_dict()
         ):
-            for split in meta.splits:  # this input, already prepared: if the files are still whole
-                open_prepared(out, split).verify()
-            return meta
+            return verify_prepared(out)  # this input, already prepared: if the files are still whole
         raise PrepareError(f"{out} already holds a prepared dataset ({meta.dataset} {meta.benchmark}) of other "
                            "input; pass --overwrite to replace it, or choose another --out")  # fmt: skip
     refuse_unknown_files(out, ("train", "test"), overwrite)

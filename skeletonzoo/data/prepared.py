@@ -53,6 +53,7 @@ __all__ = [
     "open_prepared",
     "read_prepared_meta",
     "refuse_unknown_files",
+    "verify_prepared",
 ]
 
 PREPARED_FORMAT = "skeletonzoo.prepared/1"
@@ -261,18 +262,38 @@ class PreparedData:
 
     def verify(self) -> None:
         """Recompute every file's sha256; raise :class:`DataFormatError` on a mismatch."""
-        for name, expected in self.meta.splits[self.split].sha256.items():
-            found = sha256_file(self.root / name)
-            if found != expected:
-                raise DataFormatError(
-                    f"{self.root / name}: sha256 {found} does not match meta.json ({expected}); "
-                    "the file changed after preparation; prepare the dataset again (skeletonzoo prepare ... "
-                    "--overwrite)"
-                )
+        _verify_split(self.root, self.meta, self.split)
 
     def dataset(self) -> PreparedDataset:
         """A map-style torch dataset over this split (works with any sampler)."""
         return PreparedDataset(self.positions, self.labels)
+
+
+def _verify_split(root: Path, meta: PreparedMeta, split: str) -> None:
+    for name, expected in meta.splits[split].sha256.items():
+        found = sha256_file(root / name)
+        if found != expected:
+            raise DataFormatError(
+                f"{root / name}: sha256 {found} does not match meta.json ({expected}); "
+                "the file changed after preparation; prepare the dataset again (skeletonzoo prepare ... "
+                "--overwrite)"
+            )
+
+
+def verify_prepared(root: str | Path) -> PreparedMeta:
+    """Check every split's files of a prepared directory against ``meta.json``'s sha256.
+
+    Returns:
+        The metadata.
+
+    Raises:
+        DataFormatError: a file changed after preparation.
+    """
+    root = Path(root)
+    meta = read_prepared_meta(root)
+    for split in meta.splits:
+        _verify_split(root, meta, split)
+    return meta
 
 
 def open_prepared(root: str | Path, split: str, *, mmap: bool = True) -> PreparedData:
@@ -425,8 +446,7 @@ class PreparedWriter:
         if meta_path.is_file():
             meta = read_prepared_meta(self.root)
             if meta.source.get("run_id") == run_id and not overwrite:
-                for split in meta.splits:  # finished before: only if its files are still whole
-                    open_prepared(self.root, split).verify()
+                verify_prepared(self.root)  # finished before: only if its files are still whole
                 self.complete = True
                 return
             if not overwrite:
