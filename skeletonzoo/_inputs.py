@@ -18,6 +18,12 @@ __all__ = ["ArrayLike", "Samples", "PreparedBatches", "as_samples", "check_value
 ArrayLike = np.ndarray | torch.Tensor
 
 
+def _tensor(part: ArrayLike) -> torch.Tensor:
+    """A tensor as it is, or numpy data as a float32 copy (memory-mapped files are read-only,
+    and float64 input becomes float32 here)."""
+    return part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
+
+
 @dataclass
 class Samples:
     """The input as ``n`` samples ``(C, T_i, V, M)``: one padded array, or a list of clips."""
@@ -36,13 +42,9 @@ class Samples:
     def batch(self, start: int, stop: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Samples ``start:stop`` as a zero-padded float32 ``(B, C, T, V, M)`` and their lengths."""
         if self.array is not None:
-            part = self.array[start:stop]
-            # a copy: memory-mapped files are read-only, and float64 input becomes float32 here
-            x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
-            return x.to(device=device, dtype=torch.float32), None
+            return _tensor(self.array[start:stop]).to(device=device, dtype=torch.float32), None
         assert self.clips is not None
-        clips = [c if isinstance(c, torch.Tensor) else torch.from_numpy(np.array(c, dtype=np.float32))
-                 for c in self.clips[start:stop]]  # fmt: skip
+        clips = [_tensor(c) for c in self.clips[start:stop]]
         lengths = torch.tensor([c.shape[1] for c in clips])
         c, v, m = self.shape
         out = torch.zeros(len(clips), c, int(lengths.max()), v, m, device=device)
@@ -121,7 +123,7 @@ def check_values(samples: Samples, num_persons: int | None, chunk: int = 256) ->
         items = [raw] if not isinstance(raw, list) else [c[None] for c in raw]
         offset = start
         for part in items:
-            x = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part, dtype=np.float32))
+            x = _tensor(part)
             flat = x.reshape(x.shape[0], -1)
             bad += (offset + torch.nonzero(~torch.isfinite(flat).all(dim=1)).flatten()).tolist()
             if flat.numel():
@@ -161,7 +163,7 @@ def warn_if_normalised(samples: Samples, centre: int, n: int = 64) -> None:
     clips = [c[None] for c in raw] if isinstance(raw, list) else [raw]
     found = False
     for clip in clips:
-        x = clip if isinstance(clip, torch.Tensor) else torch.from_numpy(np.array(clip, dtype=np.float32))
+        x = _tensor(clip)
         person = x[..., 0]  # (N, C, T, V): the first person
         present = person.ne(0).any(dim=1).any(dim=-1)  # (N, T): frames holding data
         if not present.any():
