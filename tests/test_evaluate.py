@@ -339,6 +339,22 @@ def test_finetune_moves_the_encoder_and_learns_a_separable_task():
     assert not tuned.encoder.training
 
 
+
+def test_every_protocol_refuses_labels_out_of_range_before_training(tiny, clips):
+    """One message for linear, kNN and fine-tuning (fine-tuning and kNN used to fail deep inside
+    cross-entropy and scatter_add with an index error)."""
+    feats = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    for run in (
+        lambda: knn_evaluate(feats, labels, feats, labels, num_classes=2),
+        lambda: finetune(tiny, clips["x_train"], clips["y_train"], clips["x_test"], clips["y_test"], num_classes=2),
+    ):
+        with pytest.raises(ValueError, match=r"train label 2 is out of range for num_classes=2"):
+            run()
+    test_only = np.array([0, 1, 0, 1, 0, 4])
+    with pytest.raises(ValueError, match=r"test label 4 is out of range for num_classes=3"):
+        knn_evaluate(feats, labels, feats, test_only, num_classes=3)
+
 def test_semi_supervised_finetune_trains_on_the_subset_with_full_length_epochs():
     encoder = randomize_(SkeletonEncoder(hidden_channels=4, hidden_dim=16), seed=1).eval()
     x_train, y_train = moving_clips(40, seed=0)

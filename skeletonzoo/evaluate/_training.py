@@ -1,19 +1,24 @@
-"""Machinery shared by the trained protocols: lr schedule, shuffled batches, top-k, head init.
+"""Machinery shared by the trained protocols: lr schedule, shuffled batches, the epoch loop,
+top-k, head init, label checks and the result they return.
 
-Every random choice takes an explicit ``torch.Generator``; nothing here touches the global RNG.
+Every random choice here takes an explicit ``torch.Generator``; nothing here draws from the
+global RNG itself (fine-tuning's dropout does, inside the loss it hands to :func:`train_epochs`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
 import torch
+from torch import nn
+from tqdm.auto import tqdm
 
 from ..models import LinearClassifier
-from .results import EpochScore
+from .results import EpochScore, ProtocolResult
 
 __all__ = [
     "HeadInit",
@@ -23,8 +28,11 @@ __all__ = [
     "new_classifier",
     "summarize",
     "should_evaluate",
+    "train_epochs",
+    "protocol_result",
     "as_labels",
     "infer_num_classes",
+    "checked_num_classes",
     "num_features_of",
 ]
 
@@ -148,6 +156,93 @@ def should_evaluate(epoch: int, epochs: int, interval: int) -> bool:
     return (epoch + 1) % interval == 0 or epoch + 1 == epochs
 
 
+def train_epochs(
+    *,
+    epochs: int,
+    eval_interval: int,
+    lr_at: Callable[[int], float],
+    optimizer: torch.optim.Optimizer,
+    modules: Sequence[nn.Module],
+    batches: Callable[[], Sequence[torch.Tensor]],
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    score: Callable[[], tuple[float, float]],
+    desc: str,
+    progress: bool | None = None,
+) -> list[EpochScore]:
+    """The SGD epochs of the linear and fine-tuning protocols (the original processors' loop).
+
+    Each 0-based epoch sets every parameter group's lr to ``lr_at(epoch)``, puts ``modules``
+    in train mode, and takes one optimiser step per index batch of ``batches()`` on
+    ``batch_loss(idx)`` (a scalar); after the epochs :func:`should_evaluate` picks it records
+    ``score()`` (test top-1, top-5) with the epoch's mean loss.
+
+    Args:
+        epochs: Number of epochs.
+        eval_interval: Score every this many epochs, and after the last.
+        lr_at: Learning rate of a 0-based epoch.
+        optimizer: Steps the trained parameters.
+        modules: Put in train mode at the start of every epoch (``score`` may switch them to eval).
+        batches: The epoch's ``(B,)`` int64 index batches (drawn anew each epoch).
+        batch_loss: Loss of one index batch, with its graph.
+        score: Test accuracies in percent.
+        desc: Progress-bar label.
+        progress: Epoch progress bar; default when stderr is a terminal.
+
+    Returns:
+        One :class:`EpochScore` per scored epoch, in order.
+    """
+    if progress is None:
+        progress = sys.stderr.isatty()
+    history: list[EpochScore] = []
+    for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
+        lr = lr_at(epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        for module in modules:
+            module.train()
+        losses = []
+        for idx in batches():
+            loss = batch_loss(idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        if should_evaluate(epoch, epochs, eval_interval):
+            top1, top5 = score()
+            history.append(
+                EpochScore(epoch=epoch + 1, top1=top1, top5=top5, train_loss=float(torch.stack(losses).mean()))
+            )
+    return history
+
+
+def protocol_result(
+    protocol: str,
+    history: list[EpochScore],
+    *,
+    epochs: int,
+    num_train: int,
+    num_test: int,
+    settings: dict[str, object],
+    seconds: float,
+) -> ProtocolResult:
+    """The :class:`ProtocolResult` of a run: its last and best scored epochs (:func:`summarize`)."""
+    last, best = summarize(history)
+    return ProtocolResult(
+        protocol=protocol,
+        top1_last=last.top1,
+        top5_last=last.top5,
+        top1_best=best.top1,
+        top5_best=best.top5,
+        best_epoch=best.epoch,
+        epochs=epochs,
+        num_train=num_train,
+        num_test=num_test,
+        settings=settings,
+        history=history,
+        seconds=seconds,
+    )
+
+
 def as_labels(labels: np.ndarray | torch.Tensor, num_samples: int, what: str) -> torch.Tensor:
     """int64 ``(N,)`` tensor of class ids, checked against the number of samples."""
     out = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
@@ -171,3 +266,19 @@ def num_features_of(encoder: object) -> int:
 def infer_num_classes(*labels: torch.Tensor) -> int:
     """``1 + the largest class id`` over the given label tensors."""
     return 1 + max(int(lab.max()) for lab in labels if len(lab))
+
+
+def checked_num_classes(num_classes: int | None, train_labels: torch.Tensor, test_labels: torch.Tensor) -> int:
+    """``num_classes``, or ``1 + the largest label`` when ``None``; refuses a label it cannot score.
+
+    Raises:
+        ValueError: a train or test label is ``num_classes`` or more (naming which set and label).
+    """
+    num_classes = num_classes or infer_num_classes(train_labels, test_labels)
+    for name, labels in (("train", train_labels), ("test", test_labels)):
+        if len(labels) and int(labels.max()) >= num_classes:
+            raise ValueError(
+                f"{name} label {int(labels.max())} is out of range for num_classes={num_classes}; labels are "
+                "0..num_classes-1: pass the dataset's num_classes"
+            )
+    return num_classes

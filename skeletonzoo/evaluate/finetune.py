@@ -24,7 +24,6 @@ RNG state is restored afterwards).
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from dataclasses import dataclass
 
@@ -33,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._machine import usable_device
 from ..data.streams import to_stream
@@ -42,16 +40,16 @@ from ..models import LinearClassifier
 from ._training import (
     HeadInit,
     as_labels,
+    checked_num_classes,
     epoch_batches,
-    infer_num_classes,
     new_classifier,
     num_features_of,
-    should_evaluate,
+    protocol_result,
     step_lr,
-    summarize,
     topk_accuracy,
+    train_epochs,
 )
-from .results import EpochScore, ProtocolResult
+from .results import ProtocolResult
 
 __all__ = ["FinetuneRecipe", "FineTuned", "finetune"]
 
@@ -144,11 +142,9 @@ def finetune(
     recipe = recipe or FinetuneRecipe()
     y_train = as_labels(train_labels, len(train_positions), "train labels")
     y_test = as_labels(test_labels, len(test_positions), "test labels")
-    num_classes = num_classes or infer_num_classes(y_train, y_test)
+    num_classes = checked_num_classes(num_classes, y_train, y_test)
     num_features = num_features_of(encoder)
     device = usable_device(device)
-    if progress is None:
-        progress = sys.stderr.isatty()
     generator = torch.Generator().manual_seed(seed)
     model = copy.deepcopy(encoder).to(device)
     head = new_classifier(num_features, num_classes, generator, recipe.head_init).to(device)
@@ -158,56 +154,42 @@ def finetune(
         weight_decay=recipe.weight_decay,
     )  # fmt: skip
     y_train_dev = y_train.to(device)
-    history: list[EpochScore] = []
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        x = torch.from_numpy(np.asarray(train_positions[idx.numpy()], dtype=np.float32)).to(device)
+        return F.cross_entropy(head(model(to_stream(x, stream, layout))), y_train_dev[idx.to(device)])
+
+    def score() -> tuple[float, float]:
+        features = extract_features(model, test_positions, stream=stream, layout=layout, device=device, progress=False)
+        head.eval()
+        with torch.no_grad():
+            logits = head(torch.from_numpy(features).to(device)).cpu()
+        top1, top5 = topk_accuracy(logits, y_test)
+        return top1, top5
+
     start = time.perf_counter()
     rng_devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
-        torch.manual_seed(seed)
-        for epoch in tqdm(range(recipe.epochs), desc=protocol, unit="epoch", disable=not progress, leave=False):
-            lr = step_lr(recipe.lr, epoch, recipe.lr_drops_at, recipe.gamma, recipe.warmup_epochs)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            model.train()
-            head.train()
-            losses = []
-            batches = epoch_batches(
+        torch.manual_seed(seed)  # dropout's draws (see the module docstring)
+        history = train_epochs(
+            epochs=recipe.epochs,
+            eval_interval=recipe.eval_interval,
+            lr_at=lambda epoch: step_lr(recipe.lr, epoch, recipe.lr_drops_at, recipe.gamma, recipe.warmup_epochs),
+            optimizer=optimizer,
+            modules=[model, head],
+            batches=lambda: epoch_batches(
                 len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last,
                 epoch_length=recipe.epoch_length,
-            )  # fmt: skip
-            for idx in batches:
-                x = torch.from_numpy(np.asarray(train_positions[idx.numpy()], dtype=np.float32)).to(device)
-                logits = head(model(to_stream(x, stream, layout)))
-                loss = F.cross_entropy(logits, y_train_dev[idx.to(device)])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-            if should_evaluate(epoch, recipe.epochs, recipe.eval_interval):
-                features = extract_features(
-                    model, test_positions, stream=stream, layout=layout, device=device, progress=False
-                )
-                head.eval()
-                with torch.no_grad():
-                    logits = head(torch.from_numpy(features).to(device)).cpu()
-                top1, top5 = topk_accuracy(logits, y_test)
-                history.append(
-                    EpochScore(epoch=epoch + 1, top1=top1, top5=top5, train_loss=float(torch.stack(losses).mean()))
-                )
-    seconds = time.perf_counter() - start
-    last, best = summarize(history)
-    result = ProtocolResult(
-        protocol=protocol,
-        top1_last=last.top1,
-        top5_last=last.top5,
-        top1_best=best.top1,
-        top5_best=best.top5,
-        best_epoch=best.epoch,
-        epochs=recipe.epochs,
-        num_train=len(y_train),
-        num_test=len(y_test),
+            ),  # fmt: skip
+            batch_loss=batch_loss,
+            score=score,
+            desc=protocol,
+            progress=progress,
+        )
+    result = protocol_result(
+        protocol, history, epochs=recipe.epochs, num_train=len(y_train), num_test=len(y_test),
         settings={**recipe.model_dump(), "seed": seed, "num_classes": num_classes, "num_features": num_features,
                   "stream": stream},
-        history=history,
-        seconds=seconds,
+        seconds=time.perf_counter() - start,
     )  # fmt: skip
     return FineTuned(result=result, encoder=model.cpu().eval(), classifier=head.cpu().eval())

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._machine import usable_device
-from ._training import as_labels, infer_num_classes, topk_accuracy
+from ._training import as_labels, checked_num_classes, topk_accuracy
 from .results import KNNResult
 
 __all__ = ["KNNConfig", "knn_scores", "knn_evaluate"]
@@ -128,7 +128,7 @@ def knn_evaluate(
         )
     y_train = as_labels(train_labels, len(x_train), "train labels")
     y_test = as_labels(test_labels, len(x_test), "test labels")
-    num_classes = num_classes or infer_num_classes(y_train, y_test)
+    num_classes = checked_num_classes(num_classes, y_train, y_test)
     scores = knn_scores(x_train, y_train, x_test, num_classes=num_classes, config=config)
     top1, top5 = topk_accuracy(scores, y_test)
     return KNNResult(

@@ -23,7 +23,6 @@ Differences from the original code:
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
@@ -32,22 +31,21 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._machine import usable_device
 from ..models import LinearClassifier
 from ._training import (
     HeadInit,
     as_labels,
+    checked_num_classes,
     epoch_batches,
-    infer_num_classes,
     new_classifier,
-    should_evaluate,
+    protocol_result,
     step_lr,
-    summarize,
     topk_accuracy,
+    train_epochs,
 )
-from .results import EpochScore, ProtocolResult
+from .results import ProtocolResult
 from .sources import CachedFeatures, EncoderFeatures, FeatureSource
 
 __all__ = ["LinearRecipe", "LinearProbe", "train_linear_classifier", "linear_probe", "linear_probe_encoder"]
@@ -144,11 +142,7 @@ def train_linear_classifier(
     y_test = as_labels(test_labels, len(test), "test labels")
     if train.num_features != test.num_features:
         raise ValueError(f"train features have D={train.num_features}, test features D={test.num_features}")
-    num_classes = num_classes or infer_num_classes(y_train, y_test)
-    for name, y in (("train", y_train), ("test", y_test)):
-        if len(y) and int(y.max()) >= num_classes:
-            raise ValueError(f"{name} label {int(y.max())} is out of range for num_classes={num_classes}; labels are "
-                             f"0..num_classes-1: pass the dataset's num_classes")  # fmt: skip
+    num_classes = checked_num_classes(num_classes, y_train, y_test)
     device = usable_device(device)
     generator = torch.Generator().manual_seed(seed)
     head = new_classifier(train.num_features, num_classes, generator, recipe.head_init).to(device)
@@ -157,42 +151,24 @@ def train_linear_classifier(
         weight_decay=recipe.weight_decay,
     )  # fmt: skip
     y_train_dev = y_train.to(device)
-    if progress is None:
-        progress = sys.stderr.isatty()
     start = time.perf_counter()
-    history: list[EpochScore] = []
-    for epoch in tqdm(range(recipe.epochs), desc=protocol, unit="epoch", disable=not progress, leave=False):
-        lr = step_lr(recipe.lr, epoch, recipe.lr_drops_at, recipe.gamma)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        head.train()
-        losses = []
-        for idx in epoch_batches(len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last):
-            loss = F.cross_entropy(head(train(idx)), y_train_dev[idx.to(device)])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-        if should_evaluate(epoch, recipe.epochs, recipe.eval_interval):
-            top1, top5 = _score(head, test, y_test)
-            mean_loss = float(torch.stack(losses).mean())
-            history.append(EpochScore(epoch=epoch + 1, top1=top1, top5=top5, train_loss=mean_loss))
-    seconds = time.perf_counter() - start
-    last, best = summarize(history)
-    result = ProtocolResult(
-        protocol=protocol,
-        top1_last=last.top1,
-        top5_last=last.top5,
-        top1_best=best.top1,
-        top5_best=best.top5,
-        best_epoch=best.epoch,
+    history = train_epochs(
         epochs=recipe.epochs,
-        num_train=len(y_train),
-        num_test=len(y_test),
+        eval_interval=recipe.eval_interval,
+        lr_at=lambda epoch: step_lr(recipe.lr, epoch, recipe.lr_drops_at, recipe.gamma),
+        optimizer=optimizer,
+        modules=[head],
+        batches=lambda: epoch_batches(len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last),
+        batch_loss=lambda idx: F.cross_entropy(head(train(idx)), y_train_dev[idx.to(device)]),
+        score=lambda: _score(head, test, y_test),
+        desc=protocol,
+        progress=progress,
+    )
+    result = protocol_result(
+        protocol, history, epochs=recipe.epochs, num_train=len(y_train), num_test=len(y_test),
         settings={**recipe.model_dump(), "seed": seed, "num_classes": num_classes,
                   "num_features": train.num_features},
-        history=history,
-        seconds=seconds,
+        seconds=time.perf_counter() - start,
     )  # fmt: skip
     return LinearProbe(result=result, classifier=head.cpu().eval())
 
