@@ -59,6 +59,29 @@ def test_batch_sample_list_and_torch_inputs_agree(ntu_bone):
     np.testing.assert_allclose(single_person, batch[2:3], atol=2e-5)
 
 
+
+def test_a_clips_length_does_not_depend_on_how_it_is_passed(ntu_bone, ucla):
+    """A batch, one sample and a list give one length: for NTU-layout input the original's count of
+    frames with joint 0 of person 0 (step 1), for NW-UCLA clips all their frames, as `prepare`
+    does (a list used to take every frame, an array the count, whatever the data)."""
+    x = _raw(1, 30, 25, 2, seed=7)[0]
+    x[:, 5, 0, 0] = 0  # joint 0 of person 0 at the origin in frame 5 ...
+    x[:, 24:] = 0  # ... and nobody from frame 24: 23 counted frames, the first 23 resized
+    first_23 = Preprocess(length_rule="clip")(torch.from_numpy(x[None]), lengths=torch.tensor([23]))
+    expected = _plain(ntu_bone, to_stream(first_23, "bone", "ntu25"))
+    for form in (x, x[None], [x], [x[:, :26]], torch.from_numpy(x)):
+        np.testing.assert_allclose(skeletonzoo.embed(ntu_bone, form), expected, atol=2e-5)
+
+    clip = _raw(1, 20, 20, 1, seed=8)[0]
+    clip[:, 3, 0] = 0  # NW-UCLA's HipCenter drops to the origin in a frame: still one of the clip's 20
+    prepared = NWUCLA_PREPROCESS(torch.from_numpy(clip[None]), lengths=torch.tensor([20]), input_layout="nwucla20")
+    expected = _plain(ucla, prepared)
+    padded = np.zeros((2, 3, 25, 20, 1), dtype=np.float32)
+    padded[0, :, :20] = clip
+    padded[1] = _raw(1, 25, 20, 1, seed=9)[0]
+    for form in (clip, [clip], padded):
+        np.testing.assert_allclose(skeletonzoo.embed(ucla, form)[:1], expected, atol=2e-5)
+
 def test_memory_mapped_input(ntu_bone, tmp_path):
     x = _raw(5, 12, 25, 2)
     np.save(tmp_path / "x.npy", x)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skeletonzoo.data import Preprocess, align_shoulders, center_joints, resize_time, valid_lengths
+from skeletonzoo.data.preprocess import clip_lengths
 
 
 def reference_position(sample: np.ndarray, num_frames: int = 50) -> np.ndarray:
@@ -214,6 +215,33 @@ def test_valid_lengths_counts_frames_with_joint_zero_of_person_zero():
     x[2, 2, [0, 1, 5], 0, 0] = -2.0  # a gap still counts 3 frames (the prefix is then used)
     assert valid_lengths(x).tolist() == [4, 0, 3]
 
+
+
+def test_clip_lengths_run_to_the_last_frame_holding_data():
+    x = torch.zeros(4, 3, 10, 25, 2)
+    x[0, 1, :4, 3, 0] = 1.0  # joint 0 never set: still 4 frames
+    x[1, 0, 7, 2, 1] = -1.0  # only person 1, only frame 7: 8 frames
+    x[2, 2, [0, 5], 0, 0] = 2.0  # a gap inside the clip counts: 6 frames
+    assert clip_lengths(x).tolist() == [4, 8, 6, 0]
+    assert clip_lengths(torch.zeros(2, 3, 0, 25, 2)).tolist() == [0, 0]
+
+
+def test_the_length_rule_follows_the_input_layout_unless_set():
+    assert Preprocess().resolved_length_rule() == "joint0"
+    nwucla = Preprocess(layout="ntu25", input_layout="nwucla20", num_persons=1)
+    assert nwucla.resolved_length_rule() == "clip"
+    assert nwucla.resolved_length_rule("ntu25") == "joint0"  # NTU data given to an NW-UCLA model
+    assert Preprocess(length_rule="clip").resolved_length_rule() == "clip"
+    x = torch.randn(1, 3, 12, 25, 2)
+    x[:, :, 3, 0, 0] = 0  # joint 0 of person 0 at the origin in frame 3
+    counted, every = Preprocess()(x), Preprocess(length_rule="clip")(x)
+    torch.testing.assert_close(counted, Preprocess(length_rule="clip")(x, lengths=torch.tensor([11])))
+    assert not torch.allclose(counted, every)
+    # the joint0 rule counts within the clips whatever lengths are passed (padding holds no joint 0)
+    torch.testing.assert_close(Preprocess()(x, lengths=torch.tensor([12])), counted)
+    # unset, the rule is not written: metadata made before the field existed reads and writes back the same
+    assert "length_rule" not in Preprocess().to_dict()
+    assert Preprocess.from_dict(Preprocess(length_rule="clip").to_dict()).length_rule == "clip"
 
 def test_serialisable_and_validated():
     p = Preprocess(layout="ntu25", input_layout="nwucla20", num_persons=1, num_frames=64)

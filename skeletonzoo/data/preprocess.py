@@ -32,6 +32,9 @@ from ..skeleton.layouts import get_layout
 __all__ = [
     "Preprocess",
     "valid_lengths",
+    "clip_lengths",
+    "LengthRule",
+    "CLIP_LENGTH_LAYOUTS",
     "center_joints",
     "resize_time",
     "align_shoulders",
@@ -43,6 +46,24 @@ def valid_lengths(x: torch.Tensor) -> torch.Tensor:
     # PARITY: counted on joint 0 of person 0 only and taken as the first frames (a body that
     # disappears for a while shortens the clip), and person 1 gets person 0's length
     return x[:, :, :, 0, 0].ne(0).any(dim=1).sum(dim=1)
+
+
+def clip_lengths(x: torch.Tensor) -> torch.Tensor:
+    """Frames up to the last one holding any non-zero value: ``(N, C, T, V, M) -> (N,)`` int64.
+
+    The length of an unpadded clip (all its frames) zero-padded in time; frames inside the
+    clip whose joints are at the origin still count.
+    """
+    holds = x.ne(0).flatten(3).any(dim=(1, 3))  # (N, T)
+    last = torch.where(holds, torch.arange(1, x.shape[2] + 1, device=x.device), 0)
+    return last.amax(dim=1) if x.shape[2] else torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+
+
+LengthRule = Literal["joint0", "clip"]
+
+# Datasets whose clips come unpadded (every frame is the clip's): NW-UCLA. NTU RGB+D and PKU-MMD
+# arrive as the original's 300-frame stage-1 arrays, whose length is counted (step 1).
+CLIP_LENGTH_LAYOUTS = frozenset({"nwucla20"})
 
 
 def center_joints(x: torch.Tensor, center: int) -> torch.Tensor:
@@ -129,6 +150,14 @@ class Preprocess(BaseModel):
         shoulders: ``(left, right)`` joints of step 4 (``None``: found by name in the layout).
         num_persons: ``M`` the model was trained with; extra all-zero persons are dropped, a
             missing one is zero-padded.
+        length_rule: How step 1 finds a clip's length. ``"joint0"``: the original's count of
+            frames in which joint 0 of person 0 is non-zero (NTU RGB+D, PKU-MMD).
+            ``"clip"``: every frame of the clip (the lengths passed in, else up to the last
+            frame holding any non-zero value), so a frame whose joint 0 is at the origin still
+            counts (NW-UCLA's clips, which are not padded and where joint 0 sometimes drops to
+            the origin). ``None``: ``"clip"`` for input in a layout of
+            :data:`CLIP_LENGTH_LAYOUTS`, else ``"joint0"``. The length does not depend on
+            whether the input is one array or a list of clips.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -142,6 +171,14 @@ class Preprocess(BaseModel):
     align: bool = True
     shoulders: tuple[int, int] | None = None
     num_persons: int = Field(default=2, ge=1)
+    length_rule: LengthRule | None = None
+
+    def resolved_length_rule(self, input_layout: str | None = None) -> LengthRule:
+        """The length rule for input in ``input_layout`` (default ``self.input_layout``)."""
+        if self.length_rule is not None:
+            return self.length_rule
+        source = get_layout(input_layout or self.input_layout or self.layout).name
+        return "clip" if source in CLIP_LENGTH_LAYOUTS else "joint0"
 
     def resolved_center(self) -> int:
         return self.center_joint if self.center_joint is not None else get_layout(self.layout).center
@@ -177,7 +214,10 @@ class Preprocess(BaseModel):
         Args:
             x: ``(N, C, T, V, M)`` raw positions in ``input_layout``, zero-padded in time
                 and persons.
-            lengths: ``(N,)`` valid frame counts; by default counted from the data (step 1).
+            lengths: ``(N,)`` frame counts of the clips before padding
+                (:func:`~skeletonzoo.data.datasets.collate_clips`). The ``"clip"`` length rule
+                uses them (default: up to each sample's last non-zero frame); the ``"joint0"``
+                rule counts within them and so needs none.
             input_layout: Overrides ``self.input_layout`` for this call.
 
         Returns:
@@ -185,10 +225,15 @@ class Preprocess(BaseModel):
         """
         if x.dim() != 5:
             raise ValueError(f"expected (N, C, T, V, M) positions, got shape {tuple(x.shape)}")
+        rule = self.resolved_length_rule(input_layout)
+        if rule == "clip" and lengths is None:
+            lengths = clip_lengths(x)
         x = self.adapt(x, input_layout)
         x = self.fit_persons(x)
-        if lengths is None:
+        if rule == "joint0":
+            # the padding frames hold no joint 0, so counting over the padded batch counts within each clip
             lengths = valid_lengths(x)
+        assert lengths is not None
         x = center_joints(x, self.resolved_center())
         x = resize_time(x, lengths, self.num_frames)
         if self.align:
@@ -212,7 +257,9 @@ class Preprocess(BaseModel):
         return x
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump()
+        # a length rule left to the layout is not written, so the metadata of files made
+        # before the field existed (published sha256s) reads and writes back the same
+        return self.model_dump(exclude={"length_rule"} if self.length_rule is None else None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:
