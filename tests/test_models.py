@@ -82,6 +82,26 @@ def test_cache_invalidated_when_weights_change():
         torch.testing.assert_close(loaded, enc.pool(enc.forward_maps(x), 2), atol=1e-5, rtol=1e-4)
 
 
+
+def test_cache_invalidated_by_changes_through_data():
+    """`.data` in-place edits (the research repos' weights_init style) bump no version counter."""
+    enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).eval()
+    x = _batch(4)
+    for edit in (
+        lambda: enc.blocks[2].tcn.norm_in.running_var.data.mul_(2.0),
+        lambda: enc.blocks[5].gcn.conv.weight.data.normal_(0, 0.02),
+        lambda: enc.data_bn.bias.data.add_(0.5),  # the padded person's features change too
+    ):
+        with torch.inference_mode():
+            before = enc(x)
+        edit()
+        with torch.inference_mode():
+            after = enc(x)
+        with torch.no_grad():
+            plain = enc.pool(enc.forward_maps(x), 2)
+        assert not torch.allclose(before, after, atol=1e-4)
+        torch.testing.assert_close(after, plain, atol=1e-5, rtol=1e-4)
+
 def test_training_mode_uses_batch_statistics_with_padded_persons():
     enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).train()
     x = _batch(4)

@@ -90,6 +90,19 @@ class FusedEncoder:
     input_shift: torch.Tensor
     blocks: list[_FusedBlock]
     padded_features: dict[int, torch.Tensor] = field(default_factory=dict)
+    folded_from: list[torch.Tensor] = field(default_factory=list)  # the weights' values when folded
+
+    def matches(self, tensors: list[torch.Tensor]) -> bool:
+        """Whether ``tensors`` still hold the values this was folded from.
+
+        Needed besides the version key: an in-place change through ``.data`` (``p.data.normal_()``,
+        the research repos' ``weights_init`` style) does not bump the parameter's version.
+        Comparing costs about 2 ms for the default encoder on one CPU thread (5 % of one
+        sample's forward pass, 0.1 % of a batch of 64's), against 26 ms to fold again.
+        """
+        return len(tensors) == len(self.folded_from) and all(
+            torch.equal(a, b) for a, b in zip(tensors, self.folded_from)
+        )
 
     @classmethod
     def from_encoder(cls, encoder: SkeletonEncoder, key: tuple) -> FusedEncoder:
@@ -165,9 +178,12 @@ class FusedEncoder:
         return cached
 
 
-def _state_key(encoder: SkeletonEncoder) -> tuple | None:
+def _state_tensors(encoder: SkeletonEncoder) -> list[torch.Tensor]:
+    return [t.detach() for t in list(encoder.parameters()) + list(encoder.buffers())]
+
+
+def _state_key(tensors: list[torch.Tensor]) -> tuple | None:
     """Identity and in-place version of every weight; ``None`` when versions are not tracked."""
-    tensors = list(encoder.parameters()) + list(encoder.buffers())
     if any(t.is_inference() for t in tensors):
         return None  # weights created under inference_mode have no version counter
     return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
@@ -175,11 +191,14 @@ def _state_key(encoder: SkeletonEncoder) -> tuple | None:
 
 def fused_encoder(encoder: SkeletonEncoder) -> FusedEncoder:
     """The encoder's folded parameters, rebuilt whenever any weight changed."""
-    key = _state_key(encoder)
+    tensors = _state_tensors(encoder)
+    key = _state_key(tensors)
     fused: FusedEncoder | None = encoder._fused
-    if fused is None or key is None or fused.key != key:
+    if fused is None or key is None or fused.key != key or not fused.matches(tensors):
         with torch.no_grad():
             fused = FusedEncoder.from_encoder(encoder, key or ())
+        if key is not None:
+            fused.folded_from = [t.clone() for t in tensors]
         encoder._fused = fused if key is not None else None
     return fused
 
