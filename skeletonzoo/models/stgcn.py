@@ -53,6 +53,7 @@ __all__ = [
     "SkeletonEncoder",
     "keep_mask",
     "dropout_add",
+    "use_original_graph_order",
 ]
 
 
@@ -68,6 +69,9 @@ class GraphConv(nn.Module):
     then one matrix product mixes partitions and channels, and the bias, carried through ``A``,
     is added per output joint. Same numbers as the original's conv-then-einsum to float
     rounding; the output comes out ``channels_last`` for the temporal convolution.
+
+    ``original_order = True`` (:func:`use_original_graph_order`) runs the original's order
+    instead, for float32 results that round as the original's do (see there).
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_partitions: int) -> None:
@@ -75,6 +79,7 @@ class GraphConv(nn.Module):
         self.num_partitions = num_partitions
         self.out_channels = out_channels
         self.conv = nn.Conv2d(in_channels, out_channels * num_partitions, kernel_size=1)
+        self.original_order = False
 
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
         """Args: x ``(R, C_in, T, V)`` (any memory format), adjacency ``(K, V, V)``.
@@ -84,6 +89,11 @@ class GraphConv(nn.Module):
         """
         k, c_out = self.num_partitions, self.out_channels
         r, c_in, t, v = x.shape
+        if self.original_order:
+            # PARITY: the original's 1x1 conv to K*C_out channels on a contiguous input, then the
+            # einsum over joints (a channels_last conv rounds differently)
+            y = self.conv(x.contiguous()).view(r, k, c_out, t, v)
+            return torch.einsum("nkctv,kvw->nctw", y, adjacency).contiguous(memory_format=torch.channels_last)
         # (R, C_in, T, V) -> (R*T, V, 1, C_in): a free view when x is channels_last. Read as a
         # conv input, joints are the channels and input channels the width, so the aggregation
         # over source joints is a 1x1 convolution (oneDNN; 1.6-2x faster fwd+bwd on CPU than the
@@ -102,6 +112,23 @@ class GraphConv(nn.Module):
             y = y + bias.to(y.dtype)
         # (R, T, V, C_out) -> (R, C_out, T, V): a view with channels_last strides
         return y.permute(0, 3, 1, 2)
+
+
+def use_original_graph_order(module: nn.Module, enabled: bool = True) -> nn.Module:
+    """Make every :class:`GraphConv` in ``module`` contract in the original's order; returns it.
+
+    Both orders compute the same function, but float32 rounds differently, and that matters
+    where ReLU inputs sit within rounding of zero: which side of the kink they land on decides
+    whether gradient flows through them, so one step's backbone gradients can differ by 1e-3
+    of their largest entry between the orders, while the original's order reproduces the
+    original's float32 gradients to 2e-5 (MsMCLR fixture, shared/parity SPEC section 9).
+    The faster order is the default for training and inference; the parity path
+    (:func:`skeletonzoo.pretrain.reference.method_from_reference`) uses this one.
+    """
+    for child in module.modules():
+        if isinstance(child, GraphConv):
+            child.original_order = enabled
+    return module
 
 
 def keep_mask(like: torch.Tensor, keep_prob: float, generator: torch.Generator | None = None) -> torch.Tensor:

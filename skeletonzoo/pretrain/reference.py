@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..convert import ReferenceCheckpoint, load_reference_checkpoint
+from ..models.stgcn import use_original_graph_order
 from .methods import METHODS, AimCLR, ContrastiveMethod, EncoderWithHead, MethodConfig, MsMCLR
 
 __all__ = ["method_from_reference"]
@@ -28,13 +29,17 @@ def _side(ref: ReferenceCheckpoint, component: str, key: bool) -> EncoderWithHea
 
 
 def method_from_reference(
-    source: str | Path | ReferenceCheckpoint, method: str, **config: object
+    source: str | Path | ReferenceCheckpoint, method: str, *, original_order: bool = True, **config: object
 ) -> ContrastiveMethod:
     """A method whose modules and queues are those of an original-code checkpoint.
 
     Args:
         source: Checkpoint path, or an already loaded :class:`ReferenceCheckpoint`.
         method: Method name (``msmclr``, ``crosscale-sgclr``, ...).
+        original_order: Graph convolutions contract in the original's order, so float32
+            gradients round as the original's do
+            (:func:`~skeletonzoo.models.stgcn.use_original_graph_order`); ``False`` takes the
+            faster order, to continue training at full speed.
         **config: ``MethodConfig`` fields (temperature, momentum, topk, ...); the encoder,
             queue size and feature size are taken from the checkpoint.
     """
@@ -71,4 +76,5 @@ def method_from_reference(
         from .attention_drop import EnergyAttentionDrop
 
         model.drop = EnergyAttentionDrop(joint_q.A.sum(0), keep_prob=cfg.drop_keep_prob)
+    use_original_graph_order(model, original_order)
     return model.to(torch.float32)
