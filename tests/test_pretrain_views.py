@@ -180,7 +180,31 @@ def test_joint_noise_on_a_non_contiguous_batch():
     out = JointNoise().apply(x, **params)
     torch.testing.assert_close(out, JointNoise().apply(x.contiguous(), **params), rtol=0, atol=0)
     with pytest.raises(ValueError, match="needs it contiguous"):
-        JointNoise.apply_(x, params["joint"], params["u"])
+        JointNoise().apply_(x, params["joint"], params["u"])
+
+
+def test_joint_noise_reaches_only_the_originals_50_frames_and_2_persons_unless_corrected():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 3, 64, 25, 3, generator=g, dtype=torch.float64)
+    params = JointNoise().sample(x, g)
+    parity, every = JointNoise().apply(x, **params), JointNoise(None, None).apply(x, **params)
+    # the same values where the original writes (t < 50, m < 2), the input elsewhere
+    torch.testing.assert_close(parity[:, :, :50, :, :2], every[:, :, :50, :, :2], rtol=0, atol=0)
+    assert torch.equal(parity[:, :, 50:], x[:, :, 50:]) and torch.equal(parity[..., 2], x[..., 2])
+    assert not torch.equal(every[:, :, 50:], x[:, :, 50:]) and not torch.equal(every[..., 2], x[..., 2])
+    # the strong view takes the original's limits, and the corrected one every frame and person
+    for corrected, touched in ((False, False), (True, True)):
+        view = strong_view(crop_ratio=10**6, corrected=corrected)  # no crop padding: frames stay put
+        draws = view.sample(x, torch.Generator().manual_seed(3))
+        draws[1]["matrix"] = torch.eye(3, dtype=torch.float64).expand(3, 3, 3)  # no shear
+        draws[2]["flip"][:] = False
+        draws[3]["matrix"] = torch.eye(3, dtype=torch.float64).expand(3, 3, 3)  # no rotation
+        draws[4]["apply_noise"][:] = False
+        draws[4]["noise"] = draws[4]["noise"][:0]
+        draws[5]["blur"][:] = False
+        draws[6]["mask"][:] = False
+        out = view.apply(x, draws)
+        assert torch.equal(out[:, :, 50:], x[:, :, 50:]) is not touched
 
 
 def test_views_refuse_2d_coordinates_with_what_to_do():

@@ -10,13 +10,15 @@ the parameters the original code drew (``shared/parity/aug_cases.json``) into ``
 compares with the original outputs (``aug.npz``). Everything runs on the batch's device.
 
 The original (AimCLR/MsMCLR ``feeder/tools.py``, CrosScale's ``shear``/``temperal_crop``)
-works per sample in NumPy; two of its augmentations are defective, and the paper-parity recipes
+works per sample in NumPy; three of its augmentations are defective, and the paper-parity recipes
 reproduce them (``# PARITY:``) while a ``corrected`` option gives the intended behaviour:
 
 * the spatial flip re-indexes left/right joints **without mirroring** the coordinates
   (``mirror=True`` also negates x);
 * the Gaussian blur kernel is **not normalised**, so it scales coordinates by ``sum(w)``
-  (up to 5x; ``normalize=True`` divides by it).
+  (up to 5x; ``normalize=True`` divides by it);
+* the joint noise touches only the first 50 frames and 2 persons, hard-coded (the same as all
+  of them for the training clips; ``JointNoise(None, None)`` touches every one).
 
 (The third defect, edge cuts drawn once per run and one-directional, is in ``pretrain.edge_cut``.)
 """
@@ -401,12 +403,22 @@ class JointNoise(Augmentation):
     """Replace one random joint, in every frame of every present person, by a uniform draw
     between the minimum and maximum over the joints of that frame (per coordinate).
 
-    The original ``noise_joint_fix`` loops over ``t < 50`` and ``m < 2`` (hard-coded) and skips
-    a person whose coordinates in that frame sum to exactly 0; here every frame and person, and
-    no skip is needed: in a zero-padded frame the minimum and the maximum are 0, so the drawn
-    value is 0, the coordinate it replaces. (The two differ only for a person whose non-zero
-    coordinates sum to exactly 0.)
+    The original ``noise_joint_fix`` skips a person whose coordinates in that frame sum to
+    exactly 0; no skip is needed here: in a zero-padded frame the minimum and the maximum are
+    0, so the drawn value is 0, the coordinate it replaces. (The two differ only for a person
+    whose non-zero coordinates sum to exactly 0.)
+
+    Args:
+        max_frames: Only frames ``t < max_frames`` are touched; ``None``: every frame.
+        max_persons: Only persons ``m < max_persons``; ``None``: every person.
     """
+
+    def __init__(self, max_frames: int | None = 50, max_persons: int | None = 2) -> None:
+        # PARITY: the original loops over t < 50 and m < 2, hard-coded, whatever the clip's
+        # shape (the same as every frame and person for the 50-frame, 2-person training
+        # clips); the corrected strong view passes None for both
+        self.max_frames = max_frames
+        self.max_persons = max_persons
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         n, c, t, _, m = x.shape
@@ -417,18 +429,21 @@ class JointNoise(Augmentation):
     def apply(self, x: torch.Tensor, joint: torch.Tensor, u: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return self.apply_(x.clone(memory_format=torch.contiguous_format), joint, u)
 
-    @staticmethod
-    def apply_(x: torch.Tensor, joint: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def apply_(self, x: torch.Tensor, joint: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """In place on ``x`` (contiguous; returned): the strong view owns its intermediate."""
         if not x.is_contiguous():
             raise ValueError("JointNoise.apply_ writes into x in place and needs it contiguous")
         n, c, t, v, m = x.shape
+        frames = t if self.max_frames is None else min(t, self.max_frames)
+        persons = m if self.max_persons is None else min(m, self.max_persons)
         low, high = joint_range(x)  # (N, C, T, M)
         value = low + u.permute(0, 3, 1, 2).to(x.dtype) * (high - low)  # (N, C, T, M)
         # flat position of (n, c, t, joint[n], m): one put of N*C*T*M values
         rows = torch.arange(n * c * t, device=x.device).view(n, c, t, 1) * (v * m)
         positions = rows + (joint.view(n, 1, 1, 1) * m + torch.arange(m, device=x.device).view(1, 1, 1, m))
-        x.view(-1).index_copy_(0, positions.view(-1), value.reshape(-1))
+        if (frames, persons) != (t, m):
+            value, positions = value[:, :, :frames, :persons], positions[:, :, :frames, :persons]
+        x.view(-1).index_copy_(0, positions.reshape(-1), value.reshape(-1))
         return x
 
 

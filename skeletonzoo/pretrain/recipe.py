@@ -52,8 +52,9 @@ class AugmentConfig(BaseModel):
     crop_ratio: int = Field(6, ge=1, description="temporal crop: mirror-pad T // ratio frames")
     corrected: bool = Field(
         False,
-        description="strong view: mirror on flip and normalise the blur kernel (the original "
-        "does neither; False reproduces the papers)",
+        description="strong view: mirror on flip, normalise the blur kernel, joint noise on every "
+        "frame and person, not the first 50 and 2 (the original does none of these; False "
+        "reproduces the papers)",
     )
 
 

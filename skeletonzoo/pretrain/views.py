@@ -53,8 +53,9 @@ class StrongView(Compose):
         self.crop = TemporalCrop(crop_ratio)
         self.flip = SpatialFlip(0.5, flip_index, mirror=corrected)
         self.blur = GaussianBlur(normalize=corrected)
+        self.joint_noise = JointNoise(None, None) if corrected else JointNoise()
         super().__init__([self.crop, Shear(shear), self.flip, Rotate(), GaussianNoise(), self.blur, AxisMask(),
-                          JointNoise()])  # fmt: skip
+                          self.joint_noise])  # fmt: skip
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
         """Every step's draws, in the chain's order (so the generator ends where the chain's does)."""
@@ -99,7 +100,7 @@ class StrongView(Compose):
             z.index_copy_(0, blurred, self.blur.blurred(z.index_select(0, blurred), sigma))
 
         # 5. joint noise on the finished coordinates
-        return JointNoise.apply_(z, p_joint["joint"], p_joint["u"])
+        return self.joint_noise.apply_(z, p_joint["joint"], p_joint["u"])
 
 
 def normal_view(shear: float = 0.5, crop_ratio: int = 6) -> Compose:
@@ -115,7 +116,8 @@ def strong_view(
 ) -> StrongView:
     """AimCLR/MsMCLR's extreme view: crop, shear, flip, rotate, noise, blur, axis mask, joint noise.
 
-    ``corrected=True`` mirrors on flip and normalises the blur kernel (see
+    ``corrected=True`` mirrors on flip, normalises the blur kernel and lets the joint noise
+    reach every frame and person (see
     :mod:`skeletonzoo.pretrain.augment`).
     """
     return StrongView(shear, crop_ratio, flip_index, corrected)
