@@ -77,7 +77,18 @@ def test_truncated_files_name_the_line(tmp_path):
     _check(tmp_path, lines[:40], 41, "truncated")  # cut inside frame 2, body 1
     _check(tmp_path, lines[:29], 30, "truncated")  # cut before frame 2's body count
     cut = lines[:60] + [" ".join(lines[60].split()[:5])]  # last line cut in the middle
-    _check(tmp_path, cut, 61, "expected 12 field")
+    _check(tmp_path, cut, 61, "expected 12 field.*found 5.*truncated — download or extract it again")
+    short = lines[:60] + [" ".join(lines[60].split()[:5])] + lines[61:]  # a short line that is not the last
+    _check(tmp_path, short, 61, "expected 12 field.*found 5.*the file is corrupt — download")
+
+
+@pytest.mark.parametrize("header", ["100000000000", "1e3"])
+def test_a_corrupt_frame_count_is_not_allocated(tmp_path, header):
+    """A frame count larger than the lines can hold is reported where the lines run out, not
+    allocated first (10^11 frames used to fail with "Unable to allocate 54.6 TiB", no file named)."""
+    lines, _ = _lines(tmp_path)
+    _check(tmp_path, [header, *lines[1:]], 85, r"body count was expected \(frame 3 of 1\d+\); the file is truncated "
+           r"or its frame count \(line 1\) is wrong — download or extract it again")  # fmt: skip
 
 
 def test_malformed_files_name_the_line(tmp_path):
@@ -94,12 +105,12 @@ def test_malformed_files_name_the_line(tmp_path):
     bad = list(lines)
     bad[2] = bad[2] + " 7"
     _check(tmp_path, bad, 3, "expected 10 field")
-    _check(tmp_path, lines + ["1"], 85, "unexpected content")
+    _check(tmp_path, lines + ["1"], 85, "unexpected content.*corrupt — download or extract it again")
     bad = list(lines)
     bad[5] = "nan " + " ".join(bad[5].split()[1:])
-    _check(tmp_path, bad, 6, "non-finite")
+    _check(tmp_path, bad, 6, "non-finite.*corrupt — download or extract it again")
     (tmp_path / "u.skeleton").write_bytes("1\n0\n\xe9\n".encode("latin1"))
-    with pytest.raises(DataFormatError, match="line 3: non-ASCII"):
+    with pytest.raises(DataFormatError, match="line 3: non-ASCII.*corrupt — download or extract it again"):
         read_ntu_skeleton(tmp_path / "u.skeleton")
 
 
@@ -109,6 +120,9 @@ def test_sample_names():
     assert s.name == "S017C003P020R002A060"
     with pytest.raises(DataFormatError, match="not an NTU sample name"):
         parse_ntu_name("a01_s01_e00_v01")
+    for stray in ("._S017C003P020R002A060.skeleton", "S017C003P020R002A060_copy.skeleton", "xS017C003P020R002A060"):
+        with pytest.raises(DataFormatError, match="not an NTU sample name"):
+            parse_ntu_name(stray)  # the whole file stem must be the name
 
 
 def test_splits_hand_checked():

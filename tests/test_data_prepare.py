@@ -14,7 +14,7 @@ from skeletonzoo.cli.main import main
 from skeletonzoo.data import Preprocess, open_prepared
 from skeletonzoo.data.ntu import read_ntu_skeleton
 from skeletonzoo.data.pkummd import read_pku_skeleton
-from skeletonzoo.data.prepare import load_job, plan_ntu, prepare_ntu, prepare_pkummd
+from skeletonzoo.data.prepare import load_job, plan_ntu, plan_pkummd, prepare_ntu, prepare_pkummd
 from skeletonzoo.data.prepared import PreparedWriter
 from skeletonzoo.data.splits import missing_skeletons, ntu_split, parse_ntu_name
 from skeletonzoo.data.synthetic import random_ntu_names, write_ntu_tree, write_pku_tree
@@ -142,6 +142,25 @@ def test_ntu120_from_two_folders_and_duplicates(tmp_path):
         plan_ntu(tmp_path / "nowhere", "ntu60")
 
 
+def test_macos_files_are_ignored_and_stray_files_named(tmp_path):
+    """A macOS-made archive holds binary AppleDouble ``._`` twins, next to the files and under
+    ``__MACOSX/``: they are not samples. Any other wrongly named .skeleton file stops the plan
+    with its full path and what to do."""
+    rng = np.random.default_rng(5)
+    names = ["S001C001P001R001A001", "S001C001P001R001A002"]
+    write_ntu_tree(tmp_path / "raw" / "nturgb+d_skeletons", names, rng)
+    for twin in ("__MACOSX/nturgb+d_skeletons/._S001C001P001R001A001", "nturgb+d_skeletons/._S001C001P001R001A002"):
+        (tmp_path / "raw" / f"{twin}.skeleton").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "raw" / f"{twin}.skeleton").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    plan = plan_ntu(tmp_path / "raw", "ntu60")
+    assert plan.names == names and all("._" not in job.path for job in plan.jobs)
+    stray = tmp_path / "raw" / "nturgb+d_skeletons" / "test.skeleton"
+    stray.write_text("0\n")
+    with pytest.raises(PrepareError, match="'test.skeleton' is not an NTU sample name.*; remove or rename") as info:
+        plan_ntu(tmp_path / "raw", "ntu60")
+    assert str(info.value).startswith(f"{stray}: ")  # the full path: the user can find it
+
+
 def test_a_malformed_file_stops_the_run_naming_it(tmp_path):
     rng = np.random.default_rng(2)
     paths = write_ntu_tree(tmp_path / "raw", ["S001C001P001R001A001", "S001C001P002R001A001"], rng)
@@ -234,7 +253,11 @@ def test_pkummd_errors(pku_raw, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(root, bad)
     (bad / "label" / "0002-M.txt").write_text("3,250,260,1\n")
-    with pytest.raises(DataFormatError, match="0002-M.txt, line 1: action starts at frame 250"):
+    with pytest.raises(DataFormatError, match="0002-M.txt, line 1: action starts at frame 250 .* 200 frames; "
+                       "the label and skeleton files do not match — extract both"):  # fmt: skip
+        prepare_pkummd(bad, tmp_path / "o1", 1, workers=1)
+    (bad / "label" / "0002-M.txt").write_text("3,20,20,1\n")
+    with pytest.raises(DataFormatError, match=r"line 1: empty or negative frame range \[20, 20\).*; correct or delete"):
         prepare_pkummd(bad, tmp_path / "o1", 1, workers=1)
     (bad / "label" / "0002-M.txt").write_text("60,1,20,1\n")
     with pytest.raises(DataFormatError, match="line 1: action id 60 outside 1..51"):
@@ -244,8 +267,33 @@ def test_pkummd_errors(pku_raw, tmp_path):
         prepare_pkummd(bad, tmp_path / "o3", 1, workers=1)
     lines = (root / "skeleton" / "0002-L.txt").read_text().splitlines()
     (bad / "skeleton" / "0002-L.txt").write_text("\n".join(lines[:7] + [lines[7][:100]]))
-    with pytest.raises(DataFormatError, match="0002-L.txt, line 8: expected 150 numbers.*truncated"):
+    with pytest.raises(DataFormatError, match="0002-L.txt, line 8: expected 150 numbers.*truncated — download"):
         read_pku_skeleton(bad / "skeleton" / "0002-L.txt")
+
+
+def test_pku_folders_are_found_by_their_videos_not_by_the_raw_folders_name(pku_raw, tmp_path):
+    """``--raw PKUMMD_skeleton_data`` with the split files at its top: that folder's own name
+    (and a macOS ``__MACOSX`` copy of the skeleton folder) does not make a second skeleton folder."""
+    import shutil
+
+    from skeletonzoo.data.pkummd import find_pku_files
+
+    root, _ = pku_raw
+    raw = tmp_path / "PKUMMD_skeleton_data"
+    shutil.copytree(root, raw)
+    assert (raw / "cross-subject.txt").is_file()
+    (raw / "__MACOSX" / "skeleton").mkdir(parents=True)
+    (raw / "__MACOSX" / "skeleton" / "._0002-L.txt").write_bytes(b"\x00\x05\x16\x07Mac OS X")
+    files = find_pku_files([raw], 1)
+    assert (files.skeleton_dir, files.label_dir) == (raw / "skeleton", raw / "label")
+    assert plan_pkummd(raw, 1).source["videos"] == 3
+    shutil.copytree(raw / "skeleton", raw / "copy" / "skeleton")
+    with pytest.raises(DataFormatError, match="found .*skeleton, .*skeleton; pass the folder of just one copy"):
+        find_pku_files([raw], 1)
+    shutil.rmtree(raw / "copy")
+    shutil.rmtree(raw / "skeleton")
+    with pytest.raises(DataFormatError, match="'\\*skeleton\\*'.*found none; extract the phase's archives there"):
+        find_pku_files([raw], 1)
 
 
 def test_pkummd_jobs_cut_clips_to_300_frames(tmp_path):

@@ -32,6 +32,7 @@ __all__ = ["read_ntu_skeleton", "parse_ntu_skeleton", "NUM_JOINTS", "BODY_FIELDS
 NUM_JOINTS = 25
 BODY_FIELDS = 10
 JOINT_FIELDS = 12
+_REDO = "download or extract it again"
 
 
 def read_ntu_skeleton(path: str | Path, *, max_bodies: int = 2) -> np.ndarray:
@@ -53,7 +54,9 @@ def read_ntu_skeleton(path: str | Path, *, max_bodies: int = 2) -> np.ndarray:
         text = path.read_bytes().decode("ascii")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise DataFormatError(f"{path}, line {line}: non-ASCII byte in an NTU .skeleton file") from None
+        raise DataFormatError(
+            f"{path}, line {line}: non-ASCII byte in an NTU .skeleton file; the file is corrupt — {_REDO}"
+        ) from None
     return parse_ntu_skeleton(text, source=str(path), max_bodies=max_bodies)
 
 
@@ -130,9 +133,11 @@ class _Lines:
         self.lines = text.rstrip().splitlines() if text.strip() else []
         self.source = source
         self.pos = 0
+        self.cut = "truncated"  # what an early end of the file means
 
-    def fail(self, message: str, line: int | None = None) -> DataFormatError:
-        return DataFormatError(f"{self.source}, line {line or self.pos}: {message}")
+    def fail(self, message: str, line: int | None = None, *, state: str = "corrupt") -> DataFormatError:
+        """The error for ``message`` at ``line`` (default: the last line read), with what to do."""
+        return DataFormatError(f"{self.source}, line {line or self.pos}: {message}; the file is {state} — {_REDO}")
 
     def fields(self, expected: int, what: str, context: str) -> list[float]:
         if self.pos >= len(self.lines):
@@ -140,7 +145,9 @@ class _Lines:
         self.pos += 1
         tokens = self.lines[self.pos - 1].split()
         if len(tokens) != expected:
-            raise self.fail(f"expected {expected} field(s) for {what}, found {len(tokens)} ({context})")
+            cut = len(tokens) < expected and self.pos == len(self.lines)  # a short last line: cut mid-line
+            raise self.fail(f"expected {expected} field(s) for {what}, found {len(tokens)} ({context})",
+                            state="truncated" if cut else "corrupt")  # fmt: skip
         try:
             return [float(tok) for tok in tokens]
         except ValueError:
@@ -154,17 +161,19 @@ class _Lines:
         return n
 
     def _truncated(self, what: str, context: str) -> list[float]:
-        raise DataFormatError(
-            f"{self.source}, line {len(self.lines) + 1}: file ends where {what} was expected "
-            f"({context}); the file is truncated — download or extract it again"
-        )
+        raise self.fail(f"file ends where {what} was expected ({context})", len(self.lines) + 1, state=self.cut)
 
 
 def _parse_lines(text: str, source: str, max_bodies: int) -> np.ndarray:
     """Line-by-line parse with exact error locations (also the reference for the fast path)."""
     cur = _Lines(text, source)
     num_frames = cur.count("the frame count", "line 1 of the file")
-    out = np.zeros((3, num_frames, NUM_JOINTS, max_bodies), dtype=np.float32)
+    # every frame has at least its body-count line: a larger count (e.g. a corrupt 10^11) is not
+    # allocated, and the loop stops with the truncation error where the lines run out
+    fit = min(num_frames, len(cur.lines) - cur.pos)
+    if fit < num_frames:
+        cur.cut = "truncated or its frame count (line 1) is wrong"
+    out = np.zeros((3, fit, NUM_JOINTS, max_bodies), dtype=np.float32)
     for t in range(num_frames):
         where = f"frame {t + 1} of {num_frames}"
         num_bodies = cur.count("the body count", where)
@@ -182,5 +191,5 @@ def _parse_lines(text: str, source: str, max_bodies: int) -> np.ndarray:
                         raise cur.fail(f"non-finite joint coordinate ({body}, joint {v + 1})")
                     out[:, t, v, b] = values[:3]
     if cur.pos < len(cur.lines):
-        raise cur.fail(f"unexpected content after the last of {num_frames} frames", cur.pos + 1)
+        raise cur.fail(f"unexpected content after the {num_frames} frame(s) that line 1 announces", cur.pos + 1)
     return out

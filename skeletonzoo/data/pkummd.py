@@ -40,6 +40,7 @@ __all__ = [
 PKU_BENCHMARKS = ("xsub", "xview")
 PKU_NUM_CLASSES = 51  # both phases use the 51 action ids of Phase I
 _VALUES_PER_FRAME = 150
+_FIX_LABEL = "correct or delete that line, or extract the label archive again"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class PKUAction:
     end: int
     confidence: int
     line: int = 0
+
+
+def _damaged(path: Path, line: int, problem: str, state: str = "corrupt") -> DataFormatError:
+    """The error for a skeleton file's ``line``, with what to do."""
+    return DataFormatError(f"{path}, line {line}: {problem}; the file is {state} — download or extract it again")
 
 
 def read_pku_skeleton(path: str | Path) -> np.ndarray:
@@ -72,16 +78,15 @@ def read_pku_skeleton(path: str | Path) -> np.ndarray:
         for k, line in enumerate(lines, start=1):
             fields = line.split()
             if len(fields) != _VALUES_PER_FRAME:
-                raise DataFormatError(
-                    f"{path}, line {k}: expected {_VALUES_PER_FRAME} numbers (2 persons x 25 joints x "
-                    f"xyz), found {len(fields)}" + ("; the file is truncated" if k == len(lines) else "")
-                )
+                cut = len(fields) < _VALUES_PER_FRAME and k == len(lines)  # a short last line: cut mid-line
+                raise _damaged(path, k, f"expected {_VALUES_PER_FRAME} numbers (2 persons x 25 joints x xyz), "
+                               f"found {len(fields)}", "truncated" if cut else "corrupt")  # fmt: skip
             try:
                 row = np.array(fields, dtype=np.float64)
             except ValueError:
-                raise DataFormatError(f"{path}, line {k}: non-numeric value in {line.strip()[:60]!r}...") from None
+                raise _damaged(path, k, f"non-numeric value in {line.strip()[:60]!r}...") from None
             if not np.isfinite(row).all():
-                raise DataFormatError(f"{path}, line {k}: non-finite coordinate")
+                raise _damaged(path, k, "non-finite coordinate")
         raise DataFormatError(f"{path}: malformed PKU-MMD skeleton file")  # pragma: no cover
     # (T, 150) -> (T, M=2, V=25, C=3) -> (C, T, V, M)
     return values.reshape(len(lines), 2, 25, 3).transpose(3, 0, 2, 1).astype(np.float32)
@@ -101,12 +106,15 @@ def read_pku_labels(path: str | Path, num_classes: int = PKU_NUM_CLASSES) -> lis
             numbers = []
         if len(numbers) not in (3, 4):
             raise DataFormatError(f"{path}, line {k}: expected 'action_id, start_frame, end_frame, confidence', "
-                                  f"found {line.strip()!r}")  # fmt: skip
+                                  f"found {line.strip()!r}; {_FIX_LABEL}")  # fmt: skip
         action, start, end = numbers[:3]
         if not 1 <= action <= num_classes:
-            raise DataFormatError(f"{path}, line {k}: action id {action} outside 1..{num_classes}")
+            raise DataFormatError(f"{path}, line {k}: action id {action} outside 1..{num_classes}; {_FIX_LABEL}")
         if not 0 <= start < end:
-            raise DataFormatError(f"{path}, line {k}: empty or negative frame range [{start}, {end})")
+            raise DataFormatError(
+                f"{path}, line {k}: empty or negative frame range [{start}, {end}) (the end frame must come after "
+                f"the start frame); {_FIX_LABEL}"
+            )
         actions.append(PKUAction(action - 1, start, end, numbers[3] if len(numbers) == 4 else 0, k))
     return actions
 
@@ -154,19 +162,24 @@ _SPLIT_NAMES = {
 def find_pku_files(raw: list[Path], phase: int) -> PKUFiles:
     """Locate the skeleton folder, label folder and split files under the ``raw`` folders.
 
-    The skeleton folder is the one whose name contains ``skeleton`` and the label folder the
-    one whose name contains ``label`` (case-insensitive; e.g. ``PKU_Skeleton_Renew`` and
-    ``Train_Label_PKU_final`` of the release); the split files are found by name anywhere.
+    The split files are found by name anywhere. The skeleton folder is the one whose name
+    contains ``skeleton`` and the label folder the one whose name contains ``label``
+    (case-insensitive; e.g. ``PKU_Skeleton_Renew`` and ``Train_Label_PKU_final`` of the
+    release) among the folders holding ``{video}.txt`` files of videos the split files list:
+    a folder with only split files in it (such as a ``--raw`` folder named
+    ``PKUMMD_skeleton_data``) or macOS ``._{video}.txt`` twins does not count.
     """
     dirs = [p for root in raw for p in [root, *root.rglob("*")] if p.is_dir()]
 
-    def pick(word: str) -> Path:
-        found = sorted({d for d in dirs if word in d.name.lower() and any(d.glob("*.txt"))})
+    def pick(word: str, videos: set[str]) -> Path:
+        found = sorted({d for d in dirs if word in d.name.lower() and videos & {f.stem for f in d.glob("*.txt")}})
         if len(found) != 1:
-            what = "none" if not found else ", ".join(map(str, found))
+            what = ", ".join(map(str, found)) + "; pass the folder of just one copy as --raw"
+            if not found:
+                what = "none; extract the phase's archives there"
             raise DataFormatError(
-                f"need exactly one folder of PKU-MMD {word} files (*.txt) named like '*{word}*' under "
-                f"{', '.join(map(str, raw))}; found {what}. Pass the phase's own folder as --raw."
+                f"need exactly one folder named like '*{word}*' holding PKU-MMD phase {phase} {word} files "
+                f"({{video}}.txt of the split files' videos) under {', '.join(map(str, raw))}; found {what}"
             )
         return found[0]
 
@@ -182,4 +195,5 @@ def find_pku_files(raw: list[Path], phase: int) -> PKUFiles:
             f"no PKU-MMD phase {phase} split file ({' or '.join(n for ns in _SPLIT_NAMES[phase].values() for n in ns)})"
             f" under {', '.join(map(str, raw))}"
         )
-    return PKUFiles(pick("skeleton"), pick("label"), splits)
+    videos = {v for path in splits.values() for part in read_pku_split(path).values() for v in part}
+    return PKUFiles(pick("skeleton", videos), pick("label", videos), splits)

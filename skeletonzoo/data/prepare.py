@@ -115,8 +115,9 @@ def load_job(job: Job) -> list[np.ndarray]:
     for (start, end), line in zip(job.ranges, job.lines):
         if start >= video.shape[1]:
             raise DataFormatError(
-                f"{job.label_path}, line {line}: action starts at frame {start} but {Path(job.path).name} has "
-                f"{video.shape[1]} frames"
+                f"{job.label_path}, line {line}: action starts at frame {start} but its skeleton file {job.path} "
+                f"has {video.shape[1]} frames; the label and skeleton files do not match — extract both archives "
+                "of the same PKU-MMD phase again"
             )
         # PARITY: frames[start:end] like the community scripts (an end past the video is cut)
         clips.append(np.ascontiguousarray(video[:, start:end][:, :MAX_FRAMES]))
@@ -186,6 +187,12 @@ def _paths(raw: str | Path | Sequence[str | Path]) -> list[Path]:
     return roots
 
 
+def _is_macos_metadata(path: Path) -> bool:
+    """Whether ``path`` is one of the files macOS adds to archives: an AppleDouble ``._name``
+    twin (resource fork, binary) or anything under ``__MACOSX/``."""
+    return path.name.startswith("._") or "__MACOSX" in path.parts
+
+
 def plan_ntu(
     raw: str | Path | Sequence[str | Path],
     dataset: str,
@@ -194,8 +201,9 @@ def plan_ntu(
     preprocess: Preprocess | None = None,
 ) -> Plan:
     """Plan an NTU RGB+D preparation from the ``.skeleton`` files under ``raw`` (searched
-    recursively; NTU-120's two archives may be two folders). Samples on the official
-    missing-skeleton list are skipped; for ``ntu60`` only setups 1-17 are used."""
+    recursively; NTU-120's two archives may be two folders; macOS ``._*`` and ``__MACOSX``
+    files are ignored). Samples on the official missing-skeleton list are skipped; for ``ntu60``
+    only setups 1-17 are used."""
     if dataset not in NTU_BENCHMARKS:
         raise ValueError(f"unknown NTU dataset {dataset!r}; use one of {sorted(NTU_BENCHMARKS)}")
     benchmarks = list(dict.fromkeys(benchmarks or NTU_BENCHMARKS[dataset]))
@@ -208,7 +216,12 @@ def plan_ntu(
     skipped = other = 0
     for root in roots:
         for path in sorted(root.rglob("*.skeleton")):
-            sample = parse_ntu_name(path.name)
+            if _is_macos_metadata(path.relative_to(root)):
+                continue
+            try:
+                sample = parse_ntu_name(path.name)
+            except DataFormatError as exc:
+                raise PrepareError(f"{path}: {exc}; remove or rename the file") from None
             if not ntu_in_dataset(sample, dataset):
                 other += 1
                 continue

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import PurePath
 
 from ..exceptions import DataFormatError
 
@@ -79,9 +80,9 @@ def parse_ntu_name(name: str) -> NTUSample:
     """Parse ``SsssCcccPpppRrrrAaaa`` (a path or a ``.skeleton`` suffix is fine).
 
     Raises:
-        DataFormatError: ``name`` does not contain an NTU sample name.
+        DataFormatError: the file stem of ``name`` is not exactly an NTU sample name.
     """
-    m = _NAME.search(name)
+    m = _NAME.fullmatch(PurePath(name).stem)
     if m is None:
         raise DataFormatError(f"{name!r} is not an NTU sample name (SsssCcccPpppRrrrAaaa, e.g. S001C002P003R002A013)")
     setup, camera, performer, replication, action = (int(g) for g in m.groups())
