@@ -117,6 +117,27 @@ def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint, encoder):
     assert values["finetune_top5_best"] == round(tuned.top5_best, 4)
 
 
+
+def test_semi_supervised_finetuning_takes_the_finetune_options(capsys, tmp_path, data_dir, checkpoint, encoder):
+    """--finetune-* and --eval-interval set semi-supervised fine-tuning's recipe too (they were ignored:
+    60 epochs ran whatever was asked), over its own defaults, each epoch as long as the training split."""
+    out_json = tmp_path / "semi.json"
+    rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "semi", "--semi-mode",
+                      "finetune", "--semi-fraction", "0.5", "--finetune-epochs", "2", "--eval-interval", "1",
+                      "--json", str(out_json))  # fmt: skip
+    assert rc == 0, err
+    result = json.loads(out_json.read_text())["results"]["semi50_finetune"]
+    assert result["epochs"] == 2 and [h["epoch"] for h in result["history"]] == [1, 2]
+    settings = result["settings"]
+    assert (settings["lr_drops_at"], settings["epoch_length"]) == ([14, 29], 30)  # its defaults, 30 clips
+    from skeletonzoo.evaluate import FinetuneRecipe, semi_supervised_finetune
+
+    train, test = _split(30, 0), _split(15, 1)
+    recipe = FinetuneRecipe(epochs=2, lr_drops_at=(14, 29), eval_interval=1, epoch_length=30)
+    tuned = semi_supervised_finetune(encoder, train.positions, train.labels, test.positions, test.labels, 0.5,
+                                     stream="motion", num_classes=3, recipe=recipe, seed=0).result  # fmt: skip
+    assert result["top1_last"] == tuned.top1_last and result["top5_best"] == tuned.top5_best
+
 def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
     values = []
     for name, seed in (("a", "3"), ("b", "3")):

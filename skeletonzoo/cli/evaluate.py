@@ -9,6 +9,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from pydantic import ValidationError
@@ -18,6 +19,9 @@ from .._machine import usable_device
 from ..evaluate.run import PROTOCOLS
 from ..exceptions import SkeletonZooError
 from .main import exit_quietly
+
+if TYPE_CHECKING:
+    from ..evaluate import FinetuneRecipe
 
 PROTOCOL_CHOICES = (*PROTOCOLS, "all")  # "all": every protocol
 
@@ -71,18 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--linear-epochs", type=int, default=100)
     g.add_argument("--linear-lr", type=float, default=3.0)
     g.add_argument("--linear-lr-drops", type=int, nargs="*", default=[80], help="0-based epochs of lr x0.1")
-    g.add_argument("--head-init", choices=["default", "reference"], default="default",
+    g.add_argument("--head-init", choices=["default", "reference"],
                    help="linear and fine-tuning heads: PyTorch's nn.Linear init (default) or the original N(0, 0.02)")
-    g.add_argument("--eval-interval", type=int, default=5, help="score the test set every N epochs (and the last)")
+    g.add_argument("--eval-interval", type=int, metavar="N",
+                   help="score the test set every N epochs and after the last, in every trained protocol "
+                   "(default: 5; 3 for --semi-mode finetune)")
     g = p.add_argument_group("kNN")
     g.add_argument("--k", type=int, default=20, help="neighbours (default 20)")
     g.add_argument("--knn-weighting", choices=["similarity", "majority"], default="similarity",
                    help="similarity: votes weighted exp(cos/T) (default); majority: one vote each")
     g.add_argument("--knn-temperature", type=float, default=0.07, help="T of the similarity weighting")
-    g = p.add_argument_group("fine-tuning (defaults: HiCLR's recipe)")
-    g.add_argument("--finetune-epochs", type=int, default=70)
-    g.add_argument("--finetune-lr", type=float, default=0.1)
-    g.add_argument("--finetune-lr-drops", type=int, nargs="*", default=[29, 54], help="0-based epochs of lr x0.1")
+    g = p.add_argument_group(
+        "fine-tuning (defaults: HiCLR's recipe); these also set --semi-mode finetune's, whose defaults differ"
+    )
+    g.add_argument("--finetune-epochs", type=int, metavar="E", help="default 70 (60 for --semi-mode finetune)")
+    g.add_argument("--finetune-lr", type=float, metavar="LR", help="default 0.1")
+    g.add_argument("--finetune-lr-drops", type=int, nargs="*", metavar="EPOCH",
+                   help="0-based epochs of lr x0.1 (default 29 54; 14 29 for --semi-mode finetune)")
     g = p.add_argument_group("semi-supervised")
     g.add_argument("--semi-fraction", type=float, nargs="+", default=[0.01, 0.1], help="label fractions")
     g.add_argument("--semi-mode", choices=["linear", "finetune"], default="linear",
@@ -98,6 +107,7 @@ _OPTION_OF = {
     ("KNNConfig", "weighting"): "--knn-weighting", ("KNNConfig", "temperature"): "--knn-temperature",
     ("FinetuneRecipe", "epochs"): "--finetune-epochs", ("FinetuneRecipe", "lr"): "--finetune-lr",
     ("FinetuneRecipe", "lr_drops_at"): "--finetune-lr-drops", ("FinetuneRecipe", "head_init"): "--head-init",
+    ("FinetuneRecipe", "eval_interval"): "--eval-interval",
     ("EvalSettings", "semi_fractions"): "--semi-fraction", ("EvalSettings", "batch_size"): "--batch-size",
     ("EvalSettings", "semi_mode"): "--semi-mode", ("EvalSettings", "seed"): "--seed",
 }  # fmt: skip
@@ -134,6 +144,22 @@ def recorded_command(argv: Sequence[str], *, revision: str | None, threads: int 
     return shlex.join(["skeletonzoo-eval", *words])
 
 
+def _given(**options: object) -> dict[str, object]:
+    """The options the command line set (``None``: left to the recipe's default)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _semi_finetune_recipe(given: dict[str, object], data: str) -> FinetuneRecipe:
+    """Semi-supervised fine-tuning's recipe with the given fine-tuning options over its defaults;
+    each epoch as long as the whole training split, as with the defaults."""
+    from ..data.prepared import open_prepared
+    from ..evaluate import FinetuneRecipe
+    from ..evaluate.semi import SEMI_FINETUNE_RECIPE
+
+    length = len(open_prepared(data, "train"))
+    return FinetuneRecipe(**{**SEMI_FINETUNE_RECIPE.model_dump(), **given, "epoch_length": length})
+
+
 def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         from ..data.prepared import read_prepared_meta
@@ -149,18 +175,22 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             args.model, random_init=args.random_init is not None, init=args.random_init or "reference",
             seed=args.seed, layout=layout, stream=args.stream, device=device, revision=args.revision,
         )  # fmt: skip
+        # the fine-tuning options given, for fine-tuning and semi-supervised fine-tuning alike
+        finetune = _given(
+            epochs=args.finetune_epochs, lr=args.finetune_lr, head_init=args.head_init,
+            lr_drops_at=None if args.finetune_lr_drops is None else tuple(args.finetune_lr_drops),
+            eval_interval=args.eval_interval,
+        )  # fmt: skip
         settings = EvalSettings(
             protocols=protocols,
             seed=args.seed,
             linear=LinearRecipe(
                 epochs=args.linear_epochs, lr=args.linear_lr, lr_drops_at=tuple(args.linear_lr_drops),
-                head_init=args.head_init, eval_interval=args.eval_interval,
+                **_given(head_init=args.head_init, eval_interval=args.eval_interval),
             ),
             knn=KNNConfig(k=args.k, weighting=args.knn_weighting, temperature=args.knn_temperature),
-            finetune=FinetuneRecipe(
-                epochs=args.finetune_epochs, lr=args.finetune_lr, lr_drops_at=tuple(args.finetune_lr_drops),
-                head_init=args.head_init,
-            ),
+            finetune=FinetuneRecipe(**finetune),
+            semi_finetune=_semi_finetune_recipe(finetune, args.data) if finetune else None,
             semi_fractions=tuple(args.semi_fraction),
             semi_mode=args.semi_mode,
             batch_size=args.batch_size,
