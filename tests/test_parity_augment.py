@@ -54,7 +54,9 @@ class Draws:
 
 
 def _batch(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(a.astype(np.float64))[None]
+    """The case's input as a batch of one, in its own dtype (float32 cases stay float32: the
+    augmentations promote like the original's NumPy)."""
+    return torch.from_numpy(a.copy())[None]
 
 
 def _params_crop(d: Draws) -> dict:
@@ -118,7 +120,11 @@ def _check(out: torch.Tensor, expected: np.ndarray) -> None:
 def test_shear(aug, case):
     arrays, cases = aug
     d = Draws(cases[case], arrays, case)
-    _check(Shear().apply(_batch(arrays[cases[case]["input"]]), **_params_shear(d)), arrays[f"{case}/out"])
+    x = _batch(arrays[cases[case]["input"]])
+    assert x.dtype == torch.float32
+    out = Shear().apply(x, **_params_shear(d))
+    assert out.dtype == torch.float64  # SPEC: the output is float64
+    _check(out, arrays[f"{case}/out"])
 
 
 @pytest.mark.parametrize("case", ["temperal_crop_first", "temperal_crop_mid", "temperal_crop_last"])
@@ -188,6 +194,7 @@ def test_whole_chains(aug, case):
             params.append(make(d, x) if make in (_params_noise, _params_joint) else make(d))
             x = aug_cls().apply(x, **params[-1])
     assert not d.draws
+    assert x0.dtype == torch.float32 and x.dtype == torch.float64  # promoted by the shear, as in the original
     _check(x, arrays[f"{case}/out"])
-    if strong:  # the one-pass strong view, on the same draws
-        _check(StrongView().apply(x0, params), arrays[f"{case}/out"])
+    if strong:  # the one-pass strong view (the batch's dtype throughout), on the same draws, given float64
+        _check(StrongView().apply(x0.double(), params), arrays[f"{case}/out"])

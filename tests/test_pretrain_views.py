@@ -9,6 +9,8 @@ from skeletonzoo.pretrain.augment import (
     Compose,
     GaussianNoise,
     JointNoise,
+    Rotate,
+    Shear,
     gather_points,
     joint_range,
     linear_map,
@@ -206,6 +208,26 @@ def test_joint_noise_reaches_only_the_originals_50_frames_and_2_persons_unless_c
         out = view.apply(x, draws)
         assert torch.equal(out[:, :, 50:], x[:, :, 50:]) is not touched
 
+
+
+def test_precise_augmentations_compute_like_the_originals_numpy():
+    """Default: float64 maths as the original (shear and rotation promote float32 input to float64,
+    joint noise draws in float64 and stores in the batch's dtype); the training views' precise=False
+    stays in the batch's dtype, within float32 rounding of that."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 3, 50, 25, 2, generator=g)
+    for aug in (Shear(), Rotate()):
+        draws = aug.sample(x, g)
+        precise, fast = aug.apply(x, **draws), type(aug)(precise=False).apply(x, **draws)
+        assert precise.dtype == torch.float64 and fast.dtype == torch.float32
+        torch.testing.assert_close(precise, type(aug)().apply(x.double(), **draws), rtol=0, atol=0)
+        assert 0 < float((fast.double() - precise).abs().max()) < 1e-5
+    draws = JointNoise().sample(x, g)
+    precise = JointNoise().apply(x, **draws)
+    assert precise.dtype == torch.float32
+    torch.testing.assert_close(precise, JointNoise().apply(x.double(), **draws).float(), rtol=0, atol=0)
+    fast = JointNoise(precise=False).apply(x, **draws)
+    assert 0 < float((fast - precise).abs().max()) < 1e-5
 
 def test_views_refuse_2d_coordinates_with_what_to_do():
     x = torch.zeros(2, 2, 10, 25, 1)  # x, y only

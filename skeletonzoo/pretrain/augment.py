@@ -20,6 +20,10 @@ reproduce them (``# PARITY:``) while a ``corrected`` option gives the intended b
 * the joint noise touches only the first 50 frames and 2 persons, hard-coded (the same as all
   of them for the training clips; ``JointNoise(None, None)`` touches every one).
 
+Shear, rotation and joint noise compute in float64 by default, as the original's NumPy does
+(``precise``); the training views (:mod:`skeletonzoo.pretrain.views`) compute in the batch's
+dtype, float32, for speed.
+
 (The third defect, edge cuts drawn once per run and one-directional, is in ``pretrain.edge_cut``.)
 """
 
@@ -68,9 +72,15 @@ def _require_xyz(x: torch.Tensor, step: str) -> None:
         )
 
 
-def linear_map(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """``p' = R_n p`` for every point of sample ``n``: ``(N, C, T, V, M)``, ``(N, C, C)`` -> same shape."""
+def linear_map(x: torch.Tensor, matrix: torch.Tensor, precise: bool = False) -> torch.Tensor:
+    """``p' = R_n p`` for every point of sample ``n``: ``(N, C, T, V, M)``, ``(N, C, C)`` -> same shape.
+
+    In ``x``'s dtype; ``precise=True`` computes in the wider of the two dtypes, as NumPy's
+    promotion does in the original (float64 matrices on float32 data give float64).
+    """
     n = x.shape[0]
+    if precise:
+        x = x.to(torch.promote_types(x.dtype, matrix.dtype))
     if matrix.shape != (n, x.shape[1], x.shape[1]):
         raise ValueError(f"a batch of shape {tuple(x.shape)} needs (N, C, C) = {(n, x.shape[1], x.shape[1])} "
                          f"matrices, got {tuple(matrix.shape)}")  # fmt: skip
@@ -183,10 +193,18 @@ def crop_source(start: torch.Tensor, num_frames: int, pad: int) -> torch.Tensor:
 
 
 class Shear(Augmentation):
-    """``p' = S p`` with ``S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]]``, ``a, b ~ U(-r, r)``."""
+    """``p' = S p`` with ``S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]]``, ``a, b ~ U(-r, r)``.
 
-    def __init__(self, r: float = 0.5) -> None:
+    Args:
+        r: Amplitude of the draws.
+        precise: Compute in float64 as the original does (its float64 matrices promote float32
+            data: float32 in, float64 out). ``False`` computes in the batch's dtype, about 1e-7
+            from that for float32: what the training views do, for speed.
+    """
+
+    def __init__(self, r: float = 0.5, precise: bool = True) -> None:
         self.r = r
+        self.precise = precise
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         _require_xyz(x, "Shear")
@@ -198,13 +216,14 @@ class Shear(Augmentation):
     @staticmethod
     def matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``(N, 3)`` draws ``a`` (the original's s1) and ``b`` (s2) -> ``(N, 3, 3)``."""
+        a, b = a.to(torch.float64), b.to(torch.float64)  # the original's draws are float64
         one = torch.ones_like(a[:, 0])
         (a0, a1, a2), (b0, b1, b2) = a.unbind(1), b.unbind(1)
         # row-major [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]] in one stack (runs for every view)
         return torch.stack([one, a0, b0, a1, one, b1, a2, b2, one], 1).view(-1, 3, 3)
 
     def apply(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return linear_map(x, matrix)
+        return linear_map(x, matrix, self.precise)
 
 
 class SpatialFlip(Augmentation):
@@ -250,7 +269,7 @@ def rotation_matrices(degrees: torch.Tensor) -> torch.Tensor:
     ``R_x = [[1,0,0],[0,c,s],[0,-s,c]]``, ``R_y = [[c,0,-s],[0,1,0],[s,0,c]]``,
     ``R_z = [[c,s,0],[-s,c,0],[0,0,1]]``; applied in the order x, then y, then z.
     """
-    rad = degrees * (math.pi / 180.0)
+    rad = degrees.to(torch.float64) * (math.pi / 180.0)  # the original's angles are float64
     (cx, cy, cz), (sx, sy, sz) = torch.cos(rad).unbind(1), torch.sin(rad).unbind(1)
     # R_y R_x, then R_z times it, written out: 9 entries from a few products instead of two
     # batched 3x3 products of assembled matrices (this runs for every strong view)
@@ -265,11 +284,20 @@ def rotation_matrices(degrees: torch.Tensor) -> torch.Tensor:
 
 class Rotate(Augmentation):
     """Rotate about all three axes: one random main axis by ``U(0, 30)`` degrees, the others
-    by ``U(0, 1)`` degrees (the original ``random_rotate``)."""
+    by ``U(0, 1)`` degrees (the original ``random_rotate``).
 
-    def __init__(self, main_degrees: float = 30.0, other_degrees: float = 1.0) -> None:
+    Args:
+        main_degrees: Upper bound of the main axis' angle.
+        other_degrees: Upper bound of the other two.
+        precise: Compute in float64 as the original does (its float64 matrices promote float32
+            data: float32 in, float64 out). ``False`` computes in the batch's dtype, about 1e-7
+            from that for float32: what the training views do, for speed.
+    """
+
+    def __init__(self, main_degrees: float = 30.0, other_degrees: float = 1.0, precise: bool = True) -> None:
         self.main_degrees = main_degrees
         self.other_degrees = other_degrees
+        self.precise = precise
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         _require_xyz(x, "Rotate")
@@ -281,7 +309,7 @@ class Rotate(Augmentation):
         return {"matrix": rotation_matrices(degrees)}
 
     def apply(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return linear_map(x, matrix)
+        return linear_map(x, matrix, self.precise)
 
 
 class GaussianNoise(Augmentation):
@@ -411,14 +439,18 @@ class JointNoise(Augmentation):
     Args:
         max_frames: Only frames ``t < max_frames`` are touched; ``None``: every frame.
         max_persons: Only persons ``m < max_persons``; ``None``: every person.
+        precise: Draw the values in float64, then store them in the batch's dtype, as the
+            original does. ``False`` computes them in the batch's dtype (float32: within an ulp
+            or two): what the strong view does, for speed.
     """
 
-    def __init__(self, max_frames: int | None = 50, max_persons: int | None = 2) -> None:
+    def __init__(self, max_frames: int | None = 50, max_persons: int | None = 2, precise: bool = True) -> None:
         # PARITY: the original loops over t < 50 and m < 2, hard-coded, whatever the clip's
         # shape (the same as every frame and person for the 50-frame, 2-person training
         # clips); the corrected strong view passes None for both
         self.max_frames = max_frames
         self.max_persons = max_persons
+        self.precise = precise
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         n, c, t, _, m = x.shape
@@ -437,7 +469,9 @@ class JointNoise(Augmentation):
         frames = t if self.max_frames is None else min(t, self.max_frames)
         persons = m if self.max_persons is None else min(m, self.max_persons)
         low, high = joint_range(x)  # (N, C, T, M)
-        value = low + u.permute(0, 3, 1, 2).to(x.dtype) * (high - low)  # (N, C, T, M)
+        if self.precise:
+            low, high = low.to(torch.float64), high.to(torch.float64)
+        value = (low + u.permute(0, 3, 1, 2).to(low.dtype) * (high - low)).to(x.dtype)  # (N, C, T, M)
         # flat position of (n, c, t, joint[n], m): one put of N*C*T*M values
         rows = torch.arange(n * c * t, device=x.device).view(n, c, t, 1) * (v * m)
         positions = rows + (joint.view(n, 1, 1, 1) * m + torch.arange(m, device=x.device).view(1, 1, 1, m))

@@ -53,9 +53,12 @@ class StrongView(Compose):
         self.crop = TemporalCrop(crop_ratio)
         self.flip = SpatialFlip(0.5, flip_index, mirror=corrected)
         self.blur = GaussianBlur(normalize=corrected)
-        self.joint_noise = JointNoise(None, None) if corrected else JointNoise()
-        super().__init__([self.crop, Shear(shear), self.flip, Rotate(), GaussianNoise(), self.blur, AxisMask(),
-                          self.joint_noise])  # fmt: skip
+        if corrected:
+            self.joint_noise = JointNoise(max_frames=None, max_persons=None, precise=False)
+        else:
+            self.joint_noise = JointNoise(precise=False)
+        super().__init__([self.crop, Shear(shear, precise=False), self.flip, Rotate(precise=False), GaussianNoise(),
+                          self.blur, AxisMask(), self.joint_noise])  # fmt: skip
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
         """Every step's draws, in the chain's order (so the generator ends where the chain's does)."""
@@ -105,7 +108,7 @@ class StrongView(Compose):
 
 def normal_view(shear: float = 0.5, crop_ratio: int = 6) -> Compose:
     """The normal view of every method here: temporal crop then shear."""
-    return Compose([TemporalCrop(crop_ratio), Shear(shear)])
+    return Compose([TemporalCrop(crop_ratio), Shear(shear, precise=False)])
 
 
 def strong_view(
