@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pretrain_helpers import tiny_prepared, tiny_recipe
 
 from skeletonzoo.models import EncoderConfig
-from skeletonzoo.pretrain.attention_drop import EnergyAttentionDrop, simam_attention
+from skeletonzoo.pretrain.attention_drop import EnergyAttentionDrop, ThresholdAttentionDrop, simam_attention
 from skeletonzoo.pretrain.methods import METHODS, MethodConfig
 from skeletonzoo.pretrain.recipe import load_recipe
 from skeletonzoo.pretrain.trainer import Trainer
@@ -124,3 +124,51 @@ def test_attention_drop_keep_prob_one_is_the_identity_and_it_is_seeded():
     a = _drop(0.8)(x, torch.Generator().manual_seed(5))
     b = _drop(0.8)(x, torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and not torch.equal(a, _drop(0.8)(x, torch.Generator().manual_seed(6)))
+
+
+def _threshold_drop_by_hand(x: torch.Tensor, keep_prob: float, e_lambda: float = 1e-4) -> torch.Tensor:
+    """The released AimCLR drop re-derived entry by entry, in float64 (net/att_drop.py's description)."""
+    r, c, t, v = x.shape
+    x = x.double()
+    att = torch.empty_like(x)
+    for i in range(r):
+        for ch in range(c):
+            plane = x[i, ch]
+            d = (plane - plane.mean()) ** 2
+            att[i, ch] = torch.sigmoid(d / (4 * (d.sum() / (t * v - 1) + e_lambda)) + 0.5)
+    keep_v = torch.tensor([[float(att[i, :, :, j].mean() < keep_prob) for j in range(v)] for i in range(r)],
+                          dtype=torch.float64)
+    out = x * keep_v.view(r, 1, 1, v) * (r * v / keep_v.sum())
+    keep = (att < keep_prob).double()
+    return out * keep * (keep.numel() / keep.sum())
+
+
+def test_threshold_drop_is_the_released_codes_by_value():
+    """Joints whose mean SimAM attention reaches keep_prob, then positions whose attention does, are
+    zeroed; each mask rescales by entries / kept over the batch; nothing random, gradient through x."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(3, 4, 6, 5, generator=g, dtype=torch.float64)
+    x[1, :, :, 2] += 4.0  # joint 2 of row 1 stands out in every channel: dropped as a joint
+    drop = ThresholdAttentionDrop(0.7)
+    out = drop(x)
+    torch.testing.assert_close(out, _threshold_drop_by_hand(x, 0.7), rtol=1e-12, atol=1e-12)
+    assert (out[1, :, :, 2] == 0).all() and not (out[0] == 0).all(dim=(0, 1)).any()
+    dropped = float((out == 0).double().mean())
+    assert 0.05 < dropped < 0.5
+    assert torch.equal(drop(x, torch.Generator().manual_seed(9)), out)  # deterministic
+    leaf = x.clone().requires_grad_(True)
+    drop(leaf).sum().backward()
+    torch.testing.assert_close(leaf.grad, out / x, rtol=1e-9, atol=1e-12)  # the masks carry no gradient
+    assert torch.equal(ThresholdAttentionDrop(1.0)(x), x)  # attention < 1 everywhere: nothing dropped
+
+
+def test_aimclr_recipes_take_the_released_drop_and_the_published_nwucla_one_keeps_its_own():
+    assert isinstance(METHODS["aimclr"](_config(attention_drop="threshold")).drop, ThresholdAttentionDrop)
+    assert isinstance(METHODS["aimclr"](_config()).drop, EnergyAttentionDrop)  # recipes from before the field
+    paper = load_recipe("aimclr-ntu60-xsub").model
+    assert (paper.attention_drop, paper.drop_keep_prob) == ("threshold", 0.7)
+    nwucla = load_recipe("aimclr-nwucla-xview").model
+    assert (nwucla.attention_drop, nwucla.drop_keep_prob) == ("sampled", 0.9)
+    # at its old behaviour the field is not written: the published runs' recipes dump as they did
+    assert "attention_drop" not in json.loads(load_recipe("aimclr-nwucla-xview").model_dump_json())["model"]
+    assert json.loads(paper.model_dump_json())["attention_drop"] == "threshold"

@@ -73,8 +73,8 @@ def method_from_reference(
     if isinstance(model, MsMCLR):
         model.drop = None
     elif isinstance(model, AimCLR):
-        from .attention_drop import EnergyAttentionDrop
+        from .attention_drop import attention_drop
 
-        model.drop = EnergyAttentionDrop(joint_q.A.sum(0), keep_prob=cfg.drop_keep_prob)
+        model.drop = attention_drop(cfg.attention_drop, joint_q.A.sum(0), cfg.drop_keep_prob)
     use_original_graph_order(model, original_order)
     return model.to(torch.float32)

@@ -6,7 +6,8 @@ distribution ``p_q`` (detached) as the target:
 
     L = CE([q.k, q.Queue] / T, 0) + 1/|Z| sum_{z in Z} mean_n(-sum_j p_q log p_z)
 
-with ``Z = {q_e, q_ed}`` (the extreme view, and the extreme view after the attention drop).
+with ``Z = {q_e, q_ed}`` (the extreme view, and the extreme view after the attention drop,
+``attention_drop``: the released code's threshold drop by default).
 From the mining epoch on, the InfoNCE term takes as extra positives the top-``k`` queue
 entries of each of ``q, z in Z`` (nearest-neighbour mining):
 ``L1 = mean_n(-sum_j mask log_softmax(logits) / sum_j mask)`` with ``mask = [1, OR of top-k]``.
@@ -24,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from ...models import MotionAttention, MultiScaleMotionBranch
 from ...skeleton.groupings import MSMCLR_BODIES_5, MSMCLR_PARTS_10
-from ..attention_drop import EnergyAttentionDrop
+from ..attention_drop import attention_drop
 from ..losses import (
     contrastive_logits,
     distribution_divergence,
@@ -63,8 +65,8 @@ class AimCLR(SingleBranchMethod):
         self._init_weights(generator)
         adjacency = self.encoder_q.backbone.A.sum(0)
         #: The attention drop of the extreme view; ``None`` in MsMCLR, which does not use it.
-        self.drop: EnergyAttentionDrop | None = EnergyAttentionDrop(adjacency, keep_prob=config.drop_keep_prob)
-        #: Source of the attention drop's randomness; the trainer sets (and checkpoints) it.
+        self.drop: nn.Module | None = attention_drop(config.attention_drop, adjacency, config.drop_keep_prob)
+        #: Source of the (sampled) attention drop's randomness; the trainer sets (and checkpoints) it.
         self.generator: torch.Generator | None = None
 
     def _build_query(self) -> EncoderWithHead:
