@@ -10,7 +10,9 @@ spatially (joints) and temporally, and rescale what is kept.
   zeroes the joints whose SimAM attention averaged over channels and frames reaches
   ``keep_prob``, then every (channel, frame, joint) position whose attention reaches it, each
   time rescaling by (entries / kept entries) over the whole batch. The default of every AimCLR
-  recipe but NW-UCLA's.
+  recipe but NW-UCLA's. (Another version of that file in the repository's history sets the
+  dropped entries back to 1 with its second mask assignment, so that nothing is dropped; this
+  follows the version that drops, as the paper describes.)
 * :class:`EnergyAttentionDrop` is an earlier reading of the paper, written before the released
   code was consulted (DropGraph-style: random seeds weighted by attention, a dropped joint takes
   its graph neighbours, frames dropped in 7-frame blocks, target keep fraction ``keep_prob``).
