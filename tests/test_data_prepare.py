@@ -200,7 +200,8 @@ def test_writer_never_finishes_short(tmp_path):
 def pku_raw(tmp_path_factory):
     root = tmp_path_factory.mktemp("pku")
     videos = {
-        "0002-L": [(1, 0, 30), (12, 40, 95), (51, 100, 400)],  # the last runs past the video (200 frames)
+        # frames 1-based, both ends included; the last runs past the video (200 frames)
+        "0002-L": [(1, 1, 30), (12, 40, 95), (51, 100, 400)],
         "0002-M": [(3, 10, 20)],
         "0291-R": [(12, 5, 6), (2, 50, 150)],
     }
@@ -222,7 +223,8 @@ def test_pkummd_clips_labels_and_splits(pku_raw, tmp_path):
     assert open_prepared(tmp_path / "xview", "test").names == ["0002-L_0", "0002-L_1", "0002-L_2"]
     video = read_pku_skeleton(root / "skeleton" / "0002-L.txt")
     for k, (_, start, end) in enumerate(videos["0002-L"]):
-        clip = torch.from_numpy(video[None, :, start:end])
+        clip = torch.from_numpy(video[None, :, start - 1 : min(end, 200)])  # frames start..end, 1-based
+        assert clip.shape[2] == min(end, 200) - start + 1
         np.testing.assert_array_equal(train.positions[k], Preprocess()(clip)[0].numpy())
     assert train.positions[1, ..., 1].any() and not train.positions[0, ..., 1].any()  # second person
     assert "no official count" in metas["xsub"].source["count_check"]
@@ -256,9 +258,10 @@ def test_pkummd_errors(pku_raw, tmp_path):
     with pytest.raises(DataFormatError, match="0002-M.txt, line 1: action starts at frame 250 .* 200 frames; "
                        "the label and skeleton files do not match — extract both"):  # fmt: skip
         prepare_pkummd(bad, tmp_path / "o1", 1, workers=1)
-    (bad / "label" / "0002-M.txt").write_text("3,20,20,1\n")
-    with pytest.raises(DataFormatError, match=r"line 1: empty or negative frame range \[20, 20\).*; correct or delete"):
-        prepare_pkummd(bad, tmp_path / "o1", 1, workers=1)
+    for line, problem in (("3,20,19,1", "20..19 is empty"), ("3,0,5,1", "0..5 is empty or starts before frame 1")):
+        (bad / "label" / "0002-M.txt").write_text(line + "\n")
+        with pytest.raises(DataFormatError, match=rf"line 1: frame range {problem}.*; correct or delete"):
+            prepare_pkummd(bad, tmp_path / "o1", 1, workers=1)
     (bad / "label" / "0002-M.txt").write_text("60,1,20,1\n")
     with pytest.raises(DataFormatError, match="line 1: action id 60 outside 1..51"):
         prepare_pkummd(bad, tmp_path / "o2", 1, workers=1)
@@ -303,4 +306,8 @@ def test_pkummd_jobs_cut_clips_to_300_frames(tmp_path):
     (tmp_path / "v.txt").write_text("\n".join(" ".join(f"{v:.3f}" for v in r) for r in rows))
     (clip,) = load_job(Job("pku", str(tmp_path / "v.txt"), ((10, 390),), "l.txt", (1,)))
     assert clip.shape == (3, 300, 25, 2)
-    np.testing.assert_allclose(clip[:, 0], rows[10].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)
+    # label frames are 1-based: the clip starts at frame 10, row 9 of the file
+    np.testing.assert_allclose(clip[:, 0], rows[9].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)
+    (one,) = load_job(Job("pku", str(tmp_path / "v.txt"), ((400, 400),), "l.txt", (1,)))  # a one-frame action
+    np.testing.assert_allclose(one[:, 0], rows[399].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)
+    assert one.shape[1] == 1

@@ -45,7 +45,8 @@ _FIX_LABEL = "correct or delete that line, or extract the label archive again"
 
 @dataclass(frozen=True)
 class PKUAction:
-    """One labelled action of a video: ``label`` 0-based, frames ``[start, end)``, its label-file line."""
+    """One labelled action of a video: ``label`` 0-based, frames ``start..end`` as the label file
+    numbers them (1-based, both included), its label-file line."""
 
     label: int
     start: int
@@ -110,10 +111,10 @@ def read_pku_labels(path: str | Path, num_classes: int = PKU_NUM_CLASSES) -> lis
         action, start, end = numbers[:3]
         if not 1 <= action <= num_classes:
             raise DataFormatError(f"{path}, line {k}: action id {action} outside 1..{num_classes}; {_FIX_LABEL}")
-        if not 0 <= start < end:
+        if not 1 <= start <= end:
             raise DataFormatError(
-                f"{path}, line {k}: empty or negative frame range [{start}, {end}) (the end frame must come after "
-                f"the start frame); {_FIX_LABEL}"
+                f"{path}, line {k}: frame range {start}..{end} is empty or starts before frame 1 (PKU-MMD numbers "
+                f"frames from 1 and an action ends at or after its start); {_FIX_LABEL}"
             )
         actions.append(PKUAction(action - 1, start, end, numbers[3] if len(numbers) == 4 else 0, k))
     return actions

@@ -91,7 +91,8 @@ class Job:
     Attributes:
         reader: ``"ntu"`` (the whole file is one clip) or ``"pku"`` (clips ``ranges``).
         path: The skeleton file.
-        ranges: PKU-MMD ``(start, end)`` frame ranges, one per clip.
+        ranges: PKU-MMD ``(start, end)`` frame ranges as the label files give them (1-based,
+            both ends included), one per clip.
         label_path, lines: Where each range is defined (for error messages).
     """
 
@@ -113,14 +114,15 @@ def load_job(job: Job) -> list[np.ndarray]:
     video = read_pku_skeleton(job.path)
     clips = []
     for (start, end), line in zip(job.ranges, job.lines):
-        if start >= video.shape[1]:
+        if start > video.shape[1]:
             raise DataFormatError(
                 f"{job.label_path}, line {line}: action starts at frame {start} but its skeleton file {job.path} "
                 f"has {video.shape[1]} frames; the label and skeleton files do not match — extract both archives "
                 "of the same PKU-MMD phase again"
             )
-        # PARITY: frames[start:end] like the community scripts (an end past the video is cut)
-        clips.append(np.ascontiguousarray(video[:, start:end][:, :MAX_FRAMES]))
+        # PARITY: frames start..end, 1-based and both included, as the original pipeline cuts them
+        # (AimCLR's tools/pku_part1_skeleton.py takes frames[start - 1:end]); an end past the video is cut
+        clips.append(np.ascontiguousarray(video[:, start - 1 : end][:, :MAX_FRAMES]))
     return clips
 
 
@@ -170,6 +172,9 @@ class Plan:
         digest = hashlib.sha256()
         head = {"dataset": self.dataset, "benchmark": benchmark, "preprocess": self.preprocess.to_dict(),
                 "max_frames": MAX_FRAMES, "format": 1}  # fmt: skip
+        if any(j.reader == "pku" for j in self.jobs):
+            # clips were cut [start, end) before: a half-done preparation of that kind is not resumed
+            head["pku_frames"] = "1-based, both ends included"
         digest.update(json.dumps(head, sort_keys=True).encode())
         for name, label, split in zip(self.names, self.labels.tolist(), self.splits[benchmark]):
             digest.update(f"{name}\t{label}\t{split}\n".encode())

@@ -174,7 +174,7 @@ def write_pku_tree(
 
     Args:
         root: Destination folder.
-        videos: ``{video: [(action_id 1-based, start, end), ...]}``.
+        videos: ``{video: [(action_id 1-based, start, end), ...]}``, frames 1-based and both included.
         split: ``{"xsub" | "xview": {"train": [videos], "test": [videos]}}``.
         rng: Randomness of the motion.
         num_frames: Frames per video.
@@ -189,8 +189,9 @@ def write_pku_tree(
         data = np.zeros((num_frames, 2, 25, 3))
         data[:, 0] = synthetic_body(rng, num_frames)
         for action, start, end in actions:
-            if action in pairs:
-                data[start:end, 1] = synthetic_body(rng, end - start)
+            if action in pairs:  # frames start..end, 1-based and both included, within the video
+                first, last = start - 1, min(end, num_frames)
+                data[first:last, 1] = synthetic_body(rng, last - first)
         rows = [" ".join(f"{v:.6f}" for v in frame.reshape(-1)) for frame in data]
         (root / "skeleton" / f"{video}.txt").write_text("\n".join(rows) + "\n")
         labels = [f"{a},{s},{e},{int(rng.integers(1, 3))}" for a, s, e in actions]
