@@ -12,8 +12,8 @@ NTU RGB+D (``shared/specs/data-pipeline.md``). The released files:
   and ``cross_view_v2.txt``): a ``Training videos:`` line, the comma-separated training
   videos, a ``Validataion videos:`` line (sic) and the comma-separated test videos.
 
-A clip is ``frames[start:end]`` of its video (0-based, end exclusive, as the community
-preparation scripts slice), truncated to 300 frames at stage 1 like every clip.
+A clip is frames ``start..end`` of its video, 1-based and both included (``frames[start - 1:end]``,
+as the original pipeline cuts them), truncated to 300 frames at stage 1 like every clip.
 """
 
 from __future__ import annotations
