@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._files import atomic_write_text
 from .._machine import hardware
-from ..data.prepared import PreparedData, open_prepared
+from ..data.prepared import PreparedData, PreparedMeta, open_prepared
 from ..data.preprocess import Preprocess
 from ..exceptions import CheckpointError, DataMismatchError
 from ..models import EncoderConfig, SkeletonEncoder
@@ -287,6 +289,122 @@ def _records(
     return out
 
 
+@dataclass
+class _Run:
+    """What every protocol of one :func:`evaluate_model` call shares."""
+
+    model: EvalModel
+    settings: EvalSettings
+    train: PreparedData
+    test: PreparedData
+    encoder: SkeletonEncoder
+    device: str | torch.device
+    command: str
+    progress: bool | None
+    common: str  # the encoder, data and seed, ending every metric's protocol text
+    split: str  # the metric records' split description
+    notes: list[str]
+    features: tuple[np.ndarray, np.ndarray] | None = None  # train, test (N, D): extracted once, when needed
+    frozen: str = ""  # how the features were obtained, for the protocol texts
+
+    @property
+    def meta(self) -> PreparedMeta:
+        return self.train.meta
+
+    def records(self, name: str, result: ProtocolResult, text: str) -> list[MetricRecord]:
+        return _records(name, result, text, self.meta.dataset, self.split, self.command)
+
+
+def _extract(run: _Run) -> float:
+    """Frozen features of both splits (``run.features``); returns the seconds it took."""
+    start = time.perf_counter()
+    extract = dict(stream=run.model.stream, layout=run.meta.layout, device=run.device,
+                   batch_size=run.settings.batch_size)  # fmt: skip
+    f_train, f_test = (
+        EncoderFeatures(run.encoder, part.positions, **extract).extract_all(  # type: ignore[arg-type]
+            progress=run.progress, desc=f"{name} features"
+        )
+        for part, name in ((run.train, "train"), (run.test, "test"))
+    )
+    run.features = (f_train, f_test)
+    run.frozen = (
+        f"frozen encoder (eval mode), un-augmented inputs, {f_train.shape[1]}-d pooled features extracted once"
+    )
+    return time.perf_counter() - start
+
+
+def _linear(run: _Run) -> tuple[ProtocolResult, list[MetricRecord]]:
+    assert run.features is not None
+    (f_train, f_test), settings = run.features, run.settings
+    probe = linear_probe(
+        f_train, run.train.labels, f_test, run.test.labels, num_classes=run.meta.num_classes,
+        recipe=settings.linear, seed=settings.seed, device=run.device,
+    )  # fmt: skip
+    head = f"new Linear({f_train.shape[1]}, {run.meta.num_classes})"
+    text = f"linear evaluation: {run.frozen}; {head}; {settings.linear.describe()}; {run.common}"
+    return probe.result, run.records("linear", probe.result, text)
+
+
+def _knn(run: _Run) -> tuple[KNNResult, list[MetricRecord]]:
+    assert run.features is not None
+    (f_train, f_test), settings = run.features, run.settings
+    knn = knn_evaluate(
+        f_train, run.train.labels, f_test, run.test.labels, num_classes=run.meta.num_classes, config=settings.knn,
+        device=run.device,
+    )  # fmt: skip
+    if settings.knn.k > len(run.train):
+        run.notes.append(f"kNN: k={settings.knn.k} is more than the {len(run.train)} training samples, so all of "
+                         "them vote")  # fmt: skip
+    text = f"kNN: {run.frozen}; {settings.knn.describe()}; all {len(run.train)} training samples labelled; {run.common}"
+    records = [
+        MetricRecord(
+            name=f"knn_{top}", value=round(value, 4),
+            protocol=f"{'top-1' if top == 'top1' else 'top-5'} accuracy (%); {text}",
+            dataset=run.meta.dataset, split=run.split, command=run.command,
+        )  # fmt: skip
+        for top, value in (("top1", knn.top1), ("top5", knn.top5))
+    ]
+    return knn, records
+
+
+def _finetune(run: _Run) -> tuple[ProtocolResult, list[MetricRecord]]:
+    settings = run.settings
+    tuned = finetune(
+        run.encoder, run.train.positions, run.train.labels, run.test.positions, run.test.labels,
+        stream=run.model.stream, layout=run.meta.layout, num_classes=run.meta.num_classes, recipe=settings.finetune,
+        seed=settings.seed, device=run.device, progress=run.progress,
+    )  # fmt: skip
+    text = f"fine-tuning: {settings.finetune.describe()}; {run.common}"
+    return tuned.result, run.records("finetune", tuned.result, text)
+
+
+def _semi(run: _Run, fraction: float) -> tuple[str, ProtocolResult, list[MetricRecord]]:
+    """One label fraction of the semi-supervised protocol: its result name, result and records."""
+    settings, name = run.settings, fraction_name(fraction)
+    if settings.semi_mode == "linear":
+        assert run.features is not None
+        f_train, f_test = run.features
+        result = semi_supervised_linear(
+            f_train, run.train.labels, f_test, run.test.labels, fraction, num_classes=run.meta.num_classes,
+            recipe=settings.linear, seed=settings.seed, device=run.device,
+        ).result  # fmt: skip
+        how = f"linear classifier on the {run.frozen}; {settings.linear.describe()}"
+    else:
+        result = semi_supervised_finetune(
+            run.encoder, run.train.positions, run.train.labels, run.test.positions, run.test.labels, fraction,
+            stream=run.model.stream, layout=run.meta.layout, num_classes=run.meta.num_classes,
+            recipe=settings.semi_finetune, seed=settings.seed, device=run.device,
+        ).result  # fmt: skip
+        name = f"{name}_finetune"
+        how = "fine-tuning: " + _finetune_text(result)
+    text = (
+        f"semi-supervised, {fraction:.0%} of the training labels: {result.settings['subset_size']} samples, "
+        f"class-balanced (max(1, round({fraction:g} * n_c)) per class, drawn with seed {settings.seed}); "
+        f"{how}; {run.common}"
+    )
+    return name, result, run.records(name, result, text)
+
+
 def evaluate_model(
     model: EvalModel,
     data_dir: str | Path,
@@ -318,106 +436,41 @@ def evaluate_model(
     notes: list[str] = []
     _check_data(model, train, settings, notes)
     meta = train.meta
-    num_classes = meta.num_classes
-    layout = meta.layout
-    encoder = model.encoder.to(device).eval()
-    split = f"{meta.benchmark} (train on split 'train', {len(train)} samples; test on split 'test', {len(test)})"
+    run = _Run(
+        model=model, settings=settings, train=train, test=test, encoder=model.encoder.to(device).eval(),
+        device=device, command=command, progress=progress, notes=notes,
+        split=f"{meta.benchmark} (train on split 'train', {len(train)} samples; test on split 'test', {len(test)})",
+        common=(
+            f"encoder {model.description}, {model.stream} stream, layout {meta.layout}; data {meta.dataset} "
+            f"{meta.benchmark} (prepared-data fingerprints: train {train.fingerprint()[:16]}, test "
+            f"{test.fingerprint()[:16]}); seed {settings.seed}"
+        ),
+    )  # fmt: skip
     seconds: dict[str, float] = {}
-    common = (
-        f"encoder {model.description}, {model.stream} stream, layout {layout}; data {meta.dataset} {meta.benchmark} "
-        f"(prepared-data fingerprints: train {train.fingerprint()[:16]}, test {test.fingerprint()[:16]}); "
-        f"seed {settings.seed}"
-    )
     metrics: list[MetricRecord] = []
     results: dict[str, ProtocolResult | KNNResult] = {}
-
-    needs_features = bool({"linear", "knn"} & set(settings.protocols)) or (
-        "semi" in settings.protocols and settings.semi_mode == "linear"
-    )
-    if needs_features:
-        start = time.perf_counter()
-        extract = dict(stream=model.stream, layout=layout, device=device, batch_size=settings.batch_size)
-        f_train = EncoderFeatures(encoder, train.positions, **extract).extract_all(  # type: ignore[arg-type]
-            progress=progress, desc="train features"
-        )
-        f_test = EncoderFeatures(encoder, test.positions, **extract).extract_all(  # type: ignore[arg-type]
-            progress=progress, desc="test features"
-        )
-        seconds["features"] = time.perf_counter() - start
-        frozen = f"frozen encoder (eval mode), un-augmented inputs, {f_train.shape[1]}-d pooled features extracted once"
-
-    if "linear" in settings.protocols:
-        probe = linear_probe(
-            f_train, train.labels, f_test, test.labels, num_classes=num_classes, recipe=settings.linear,
-            seed=settings.seed, device=device,
-        )  # fmt: skip
-        results["linear"] = probe.result
-        seconds["linear"] = probe.result.seconds
-        head = f"new Linear({f_train.shape[1]}, {num_classes})"
-        text = f"linear evaluation: {frozen}; {head}; {settings.linear.describe()}; {common}"
-        metrics += _records("linear", probe.result, text, meta.dataset, split, command)
-
-    if "knn" in settings.protocols:
-        knn = knn_evaluate(
-            f_train, train.labels, f_test, test.labels, num_classes=num_classes, config=settings.knn, device=device
-        )
-        results["knn"] = knn
-        seconds["knn"] = knn.seconds
-        if settings.knn.k > len(train):
-            notes.append(f"kNN: k={settings.knn.k} is more than the {len(train)} training samples, so all of "
-                         "them vote")  # fmt: skip
-        text = f"kNN: {frozen}; {settings.knn.describe()}; all {len(train)} training samples labelled; {common}"
-        for top, value in (("top1", knn.top1), ("top5", knn.top5)):
-            metrics.append(
-                MetricRecord(
-                    name=f"knn_{top}", value=round(value, 4),
-                    protocol=f"{'top-1' if top == 'top1' else 'top-5'} accuracy (%); {text}",
-                    dataset=meta.dataset, split=split, command=command,
-                )  # fmt: skip
-            )
-
-    if "finetune" in settings.protocols:
-        tuned = finetune(
-            encoder, train.positions, train.labels, test.positions, test.labels, stream=model.stream, layout=layout,
-            num_classes=num_classes, recipe=settings.finetune, seed=settings.seed, device=device, progress=progress,
-        )  # fmt: skip
-        results["finetune"] = tuned.result
-        seconds["finetune"] = tuned.result.seconds
-        text = f"fine-tuning: {settings.finetune.describe()}; {common}"
-        metrics += _records("finetune", tuned.result, text, meta.dataset, split, command)
-
+    if {"linear", "knn"} & set(settings.protocols) or ("semi" in settings.protocols and settings.semi_mode == "linear"):
+        seconds["features"] = _extract(run)
+    protocols: dict[str, Callable[[_Run], tuple[ProtocolResult | KNNResult, list[MetricRecord]]]] = {
+        "linear": _linear, "knn": _knn, "finetune": _finetune,
+    }  # fmt: skip
+    for protocol, run_protocol in protocols.items():  # in this order, whatever order they were asked in
+        if protocol in settings.protocols:
+            result, records = run_protocol(run)
+            results[protocol], seconds[protocol] = result, result.seconds
+            metrics += records
     if "semi" in settings.protocols:
         for fraction in settings.semi_fractions:
-            name = fraction_name(fraction)
-            if settings.semi_mode == "linear":
-                result = semi_supervised_linear(
-                    f_train, train.labels, f_test, test.labels, fraction, num_classes=num_classes,
-                    recipe=settings.linear, seed=settings.seed, device=device,
-                ).result  # fmt: skip
-                how = f"linear classifier on the {frozen}; {settings.linear.describe()}"
-            else:
-                result = semi_supervised_finetune(
-                    encoder, train.positions, train.labels, test.positions, test.labels, fraction,
-                    stream=model.stream, layout=layout, num_classes=num_classes, recipe=settings.semi_finetune,
-                    seed=settings.seed, device=device,
-                ).result  # fmt: skip
-                name = f"{name}_finetune"
-                how = "fine-tuning: " + _finetune_text(result)
-            results[name] = result
-            seconds[name] = result.seconds
-            text = (
-                f"semi-supervised, {fraction:.0%} of the training labels: {result.settings['subset_size']} samples, "
-                f"class-balanced (max(1, round({fraction:g} * n_c)) per class, drawn with seed {settings.seed}); "
-                f"{how}; {common}"
-            )
-            metrics += _records(name, result, text, meta.dataset, split, command)
+            name, result, records = _semi(run, fraction)
+            results[name], seconds[name] = result, result.seconds
+            metrics += records
 
     data = {
         "root": str(train.root),
         "train": {"num_samples": len(train), "fingerprint": train.fingerprint()},
         "test": {"num_samples": len(test), "fingerprint": test.fingerprint()},
-        "num_classes": num_classes,
-        "layout": layout,
+        "num_classes": meta.num_classes,
+        "layout": meta.layout,
         "preprocessing": meta.preprocessing,
     }
     machine = hardware(device)
