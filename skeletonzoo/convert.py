@@ -359,6 +359,84 @@ def _detect_method(keys: set[str]) -> str | None:
     return None
 
 
+@dataclass
+class _Built:
+    """One side (query or key) of one component: its modules and where their keys come from."""
+
+    encoder: SkeletonEncoder
+    head: torch.nn.Module
+    attention: MotionAttention | None
+    plans: list[tuple[torch.nn.Module, dict[str, str]]]  # module, {original key: our key}
+
+
+def _build_component(
+    state: Mapping[str, torch.Tensor],
+    comp: _Component,
+    prefix: str,
+    config: EncoderConfig,
+    joint_head: torch.nn.Module | None,
+    method: str,
+) -> _Built:
+    """Fresh modules for the keys under ``prefix`` (the values are loaded once all keys check out)."""
+    encoder = SkeletonEncoder(config)
+    if comp.head == "scale":
+        if not isinstance(joint_head, ProjectionHead):
+            raise ReferenceCheckpointError(f"{method}: the scale head needs the joint head")
+        head: torch.nn.Module = ScaleProjectionHead(joint_head, config.hidden_dim)
+    else:
+        mlp = f"{prefix}.fc.0.weight" in state
+        out_key = f"{prefix}.fc.2.weight" if mlp else f"{prefix}.fc.weight"
+        out_features = state[out_key].shape[0] if out_key in state else 128
+        head = ProjectionHead(config.hidden_dim, out_features, mlp=mlp)
+    plans = [(encoder, _encoder_keys(encoder, prefix)), (head, _head_keys(head, prefix, comp.head))]
+    attention = None
+    if comp.motion_attention:
+        attention = MotionAttention(config.hidden_dim)
+        plans.append((attention, {f"{prefix}.m2a.{k}": k for k in attention.state_dict()}))
+    return _Built(encoder, head, attention, plans)
+
+
+def _mismatch_error(
+    path: str | Path,
+    method: str,
+    present: set[str],
+    problems: list[str],
+    missing: list[str],
+    unexpected: list[str],
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
+) -> ReferenceCheckpointError:
+    """The error for a file whose keys do not fit ``method``: what is wrong, and the method the
+    keys look like when that is another one."""
+    detected = _detect_method(present)
+    hint = (
+        f" The file looks like a {detected!r} checkpoint; pass method={detected!r}."
+        if detected and detected != method and not (method == "sgclr" and detected == "skeletonclr")
+        else ""
+    )
+
+    def _list(items: list) -> str:
+        shown = ", ".join(map(str, items[:8]))
+        return shown + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+
+    parts = problems[:]
+    if missing:
+        parts.append(f"missing keys: {_list(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys: {_list(unexpected)}")
+    if mismatched:
+        parts.append("mis-shaped keys: " + _list([f"{k} expected {e} found {f}" for k, e, f in mismatched]))
+    return ReferenceCheckpointError(
+        f"{path} does not match method {method!r} ({REFERENCE_METHODS[method].description})."
+        + hint
+        + " Details: "
+        + "; ".join(parts)
+        + ".",
+        missing=missing,
+        unexpected=unexpected,
+        mismatched=mismatched,
+    )
+
+
 def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpoint:
     """Read an original-code checkpoint of ``method`` into skeletonzoo modules (eval mode).
 
@@ -398,33 +476,14 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
                 configs_ok = False
                 problems.append(str(exc))
                 continue
-            encoder = SkeletonEncoder(config)
-            if comp.head == "scale":
-                shared = heads[side].get("joint")
-                if not isinstance(shared, ProjectionHead):
-                    raise ReferenceCheckpointError(f"{method}: the scale head needs the joint head")
-                head: torch.nn.Module = ScaleProjectionHead(shared, config.hidden_dim)
-            else:
-                mlp = f"{prefix}.fc.0.weight" in state
-                out_key = f"{prefix}.fc.2.weight" if mlp else f"{prefix}.fc.weight"
-                out_features = state[out_key].shape[0] if out_key in state else 128
-                head = ProjectionHead(config.hidden_dim, out_features, mlp=mlp)
-            encoders[side][comp.name] = encoder
-            heads[side][comp.name] = head
-            enc_keys = _encoder_keys(encoder, prefix)
-            head_keys = _head_keys(head, prefix, comp.head)
-            plans += [(encoder, enc_keys), (head, head_keys)]
-            for ref, ours in {**enc_keys}.items():
-                expected[ref] = tuple(encoder.state_dict()[ours].shape)
-            for ref, ours in head_keys.items():
-                expected[ref] = tuple(head.state_dict()[ours].shape)
-            if comp.motion_attention:
-                attention = MotionAttention(config.hidden_dim)
-                att_keys = {f"{prefix}.m2a.{k}": k for k in attention.state_dict()}
-                for ref, ours in att_keys.items():
-                    expected[ref] = tuple(attention.state_dict()[ours].shape)
-                attentions[side][comp.name] = attention
-                plans.append((attention, att_keys))
+            built = _build_component(state, comp, prefix, config, heads[side].get("joint"), method)
+            encoders[side][comp.name], heads[side][comp.name] = built.encoder, built.head
+            if built.attention is not None:
+                attentions[side][comp.name] = built.attention
+            plans += built.plans
+            for module, keys in built.plans:
+                shapes = module.state_dict()
+                expected.update({ref: tuple(shapes[ours].shape) for ref, ours in keys.items()})
             for ignored_prefix in comp.ignored:
                 ignored |= {k for k in present if k.startswith(f"{prefix}.{ignored_prefix}")}
 
@@ -436,37 +495,7 @@ def load_reference_checkpoint(path: str | Path, method: str) -> ReferenceCheckpo
         if k in state and k not in spec.buffers and tuple(state[k].shape) != shape
     ]
     if missing or unexpected or mismatched or not configs_ok:
-        detected = _detect_method(present)
-        hint = (
-            f" The file looks like a {detected!r} checkpoint; pass method={detected!r}."
-            if detected and detected != method and not (method == "sgclr" and detected == "skeletonclr")
-            else ""
-        )
-
-        def _list(items: list) -> str:
-            shown = ", ".join(map(str, items[:8]))
-            return shown + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
-
-        parts = problems[:]
-        if missing:
-            parts.append(f"missing keys: {_list(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_list(unexpected)}")
-        if mismatched:
-            parts.append(
-                "mis-shaped keys: "
-                + _list([f"{k} expected {e} found {f}" for k, e, f in mismatched])
-            )
-        raise ReferenceCheckpointError(
-            f"{path} does not match method {method!r} ({spec.description})."
-            + hint
-            + " Details: "
-            + "; ".join(parts)
-            + ".",
-            missing=missing,
-            unexpected=unexpected,
-            mismatched=mismatched,
-        )
+        raise _mismatch_error(path, method, present, problems, missing, unexpected, mismatched)
 
     for module, keys in plans:
         _load_into(module, state, keys)
