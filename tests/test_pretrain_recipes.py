@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from skeletonzoo.pretrain.methods import METHODS
 from skeletonzoo.pretrain.recipe import RecipeError, apply_overrides, list_recipes, load_recipe
@@ -75,4 +76,30 @@ def test_summary_says_which_augmentations():
     """Model cards carry the summary: a corrected strong view must be visible there."""
     assert "corrected augmentations" in load_recipe("msmclr-nwucla-xview").summary()
     assert "original-code augmentations" in load_recipe("msmclr-ntu60-xsub").summary()
-    assert "corrected augmentations" in load_recipe("aimclr-ntu60-xsub", ["augment.corrected=true"]).summary()
+    aimclr = load_recipe("aimclr-ntu60-xsub", ["augment.corrected=true"]).summary()
+    assert "corrected (extreme view without joint noise) augmentations" in aimclr
+    assert "original-code (extreme view without joint noise)" in load_recipe("aimclr-ntu60-xsub").summary()
+    assert "joint noise" not in load_recipe("aimclr-nwucla-xview").summary()  # the published runs' chain
+
+
+def test_aimclr_extreme_view_ends_at_the_axis_mask_as_its_released_feeder():
+    """AimCLR's Feeder_triple has no joint noise (MsMCLR's added it); the published NW-UCLA AimCLR
+    recipe keeps the chain it was trained with, and at that value the field is not written."""
+    import json
+
+    from skeletonzoo.pretrain.augment import AxisMask, JointNoise
+    from skeletonzoo.pretrain.views import strong_view
+
+    assert load_recipe("aimclr-ntu60-xsub").augment.joint_noise is False
+    assert load_recipe("msmclr-ntu60-xsub").augment.joint_noise is True
+    assert load_recipe("aimclr-nwucla-xview").augment.joint_noise is True
+    assert "joint_noise" not in json.loads(load_recipe("msmclr-nwucla-xview").model_dump_json())["augment"]
+    short, full = strong_view(joint_noise=False), strong_view()
+    assert isinstance(short.augmentations[-1], AxisMask) and isinstance(full.augmentations[-1], JointNoise)
+    x = torch.randn(4, 3, 50, 25, 2, generator=torch.Generator().manual_seed(0))
+    draws = full.sample(x, torch.Generator().manual_seed(1))
+    # the same draws up to the mask give the same view but for the one joint the noise replaces
+    without = short.apply(x, draws[:-1])
+    assert not torch.equal(without, full.apply(x, draws))
+    changed = (without != full.apply(x, draws)).any(dim=(1, 2, 4))  # (N, V): only the noised joint differs
+    assert changed.sum(dim=1).tolist() == [1, 1, 1, 1]

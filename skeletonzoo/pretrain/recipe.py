@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from ..data.streams import Stream
 from .methods import METHODS, MethodConfig
@@ -56,6 +64,20 @@ class AugmentConfig(BaseModel):
         "frame and person, not the first 50 and 2 (the original does none of these; False "
         "reproduces the papers)",
     )
+    joint_noise: bool = Field(
+        True,
+        description="strong view ends with MsMCLR's joint noise (noise_joint_fix); AimCLR's released feeder "
+        "ends with the axis mask (_aimclr.yaml: false). True for recipes written before the field existed",
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # joint_noise came after runs were published: at its default it is not written, so the
+        # recipes of those runs (their files' metadata, docs/training-logs) still dump equal
+        data = handler(self)
+        if data.get("joint_noise") is True:
+            del data["joint_noise"]
+        return data
 
 
 class OptimizerConfig(BaseModel):
@@ -144,6 +166,8 @@ class Recipe(BaseModel):
         else:
             phase = f"mining after epoch {m.mining_epoch}"
         views = "corrected" if self.augment.corrected else "original-code"
+        if not self.augment.joint_noise:
+            views += " (extreme view without joint noise)"
         return (
             f"{self.name}: {self.method} on {self.dataset}-{self.benchmark} ({self.stream}), "
             f"{self.epochs} epochs, batch {self.batch_size}, lr {self.optimizer.lr} "

@@ -321,7 +321,8 @@ class Trainer:
         mirror = get_layout(self.recipe.model.encoder.layout).mirror_index
         return {
             "normal": normal_view(aug.shear, aug.crop_ratio),
-            "strong": strong_view(aug.shear, aug.crop_ratio, flip_index=mirror, corrected=aug.corrected),
+            "strong": strong_view(aug.shear, aug.crop_ratio, flip_index=mirror, corrected=aug.corrected,
+                                  joint_noise=aug.joint_noise),  # fmt: skip
         }
 
     # -- data -----------------------------------------------------------------------------

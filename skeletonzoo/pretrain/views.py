@@ -1,6 +1,7 @@
 """The training views: the normal view (crop, shear) and AimCLR/MsMCLR's strong view.
 
-``strong_view()`` returns a :class:`StrongView`: the eight augmentations of
+``strong_view()`` returns a :class:`StrongView`: the eight augmentations of MsMCLR's chain
+(seven in AimCLR's, which has no joint noise) of
 :mod:`skeletonzoo.pretrain.augment` with the same draws, in the same order, from the same
 generator, computed in one pass instead of eight. ``Compose(view.augmentations)`` is the
 step-by-step definition it is tested against (``tests/test_pretrain_views.py``); the steps
@@ -49,16 +50,17 @@ class StrongView(Compose):
     """
 
     def __init__(self, shear: float = 0.5, crop_ratio: int = 6, flip_index: Sequence[int] = NTU_FLIP_INDEX,
-                 corrected: bool = False) -> None:  # fmt: skip
+                 corrected: bool = False, joint_noise: bool = True) -> None:  # fmt: skip
         self.crop = TemporalCrop(crop_ratio)
         self.flip = SpatialFlip(0.5, flip_index, mirror=corrected)
         self.blur = GaussianBlur(normalize=corrected)
-        if corrected:
-            self.joint_noise = JointNoise(max_frames=None, max_persons=None, precise=False)
-        else:
-            self.joint_noise = JointNoise(precise=False)
-        super().__init__([self.crop, Shear(shear, precise=False), self.flip, Rotate(precise=False), GaussianNoise(),
-                          self.blur, AxisMask(), self.joint_noise])  # fmt: skip
+        self.joint_noise: JointNoise | None = None
+        if joint_noise:
+            limits: dict[str, int | None] = {"max_frames": None, "max_persons": None} if corrected else {}
+            self.joint_noise = JointNoise(**limits, precise=False)
+        steps = [self.crop, Shear(shear, precise=False), self.flip, Rotate(precise=False), GaussianNoise(), self.blur,
+                 AxisMask(), *([self.joint_noise] if self.joint_noise else [])]  # fmt: skip
+        super().__init__(steps)
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
         """Every step's draws, in the chain's order (so the generator ends where the chain's does)."""
@@ -69,7 +71,7 @@ class StrongView(Compose):
 
     def apply(self, x: torch.Tensor, params: Sequence[dict[str, Any]]) -> torch.Tensor:
         """``x`` ``(N, C, T, V, M)`` with the draws of :meth:`sample` -> the strong view, same shape."""
-        p_crop, p_shear, p_flip, p_rotate, p_noise, p_blur, p_mask, p_joint = params
+        p_crop, p_shear, p_flip, p_rotate, p_noise, p_blur, p_mask, *p_joint = params
         n, c, t, v, _ = x.shape
         self.flip.check_joints(v)
         device = x.device
@@ -102,8 +104,10 @@ class StrongView(Compose):
             sigma = p_blur["sigma"].index_select(0, blurred)
             z.index_copy_(0, blurred, self.blur.blurred(z.index_select(0, blurred), sigma))
 
-        # 5. joint noise on the finished coordinates
-        return self.joint_noise.apply_(z, p_joint["joint"], p_joint["u"])
+        # 5. joint noise on the finished coordinates (MsMCLR's chain; AimCLR's ends with the mask)
+        if self.joint_noise is None:
+            return z
+        return self.joint_noise.apply_(z, p_joint[0]["joint"], p_joint[0]["u"])
 
 
 def normal_view(shear: float = 0.5, crop_ratio: int = 6) -> Compose:
@@ -116,11 +120,13 @@ def strong_view(
     crop_ratio: int = 6,
     flip_index: Sequence[int] = NTU_FLIP_INDEX,
     corrected: bool = False,
+    joint_noise: bool = True,
 ) -> StrongView:
-    """AimCLR/MsMCLR's extreme view: crop, shear, flip, rotate, noise, blur, axis mask, joint noise.
+    """The extreme view: crop, shear, flip, rotate, noise, blur, axis mask, then joint noise.
 
+    ``joint_noise=False`` ends the chain at the axis mask: AimCLR's released feeder
+    (``Feeder_triple``); MsMCLR's feeder added the joint noise (``noise_joint_fix``).
     ``corrected=True`` mirrors on flip, normalises the blur kernel and lets the joint noise
-    reach every frame and person (see
-    :mod:`skeletonzoo.pretrain.augment`).
+    reach every frame and person (see :mod:`skeletonzoo.pretrain.augment`).
     """
-    return StrongView(shear, crop_ratio, flip_index, corrected)
+    return StrongView(shear, crop_ratio, flip_index, corrected, joint_noise)
