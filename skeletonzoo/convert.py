@@ -116,10 +116,10 @@ REFERENCE_METHODS: dict[str, _MethodSpec] = {
     "crosview-sgclr": _MethodSpec(
         (
             _Component("joint", "encoder_q", "encoder_k", "projection"),
-            _Component("motion", "encoder_q_motion", "encoder_k_motion", "projection"),
+            _Component("motion", "encoder_q_motion", "encoder_k_motion", "scale"),
         ),
         ("queue", "queue_ptr", "queue_motion", "queue_ptr_motion"),
-        "CrosView-SGCLR (CrosSCLR-style joint + motion encoders)",
+        "CrosView-SGCLR (CrosSCLR-style joint + motion encoders, the motion encoder sharing the joint head)",
     ),
     "crosscale-sgclr": _MethodSpec(
         (
@@ -379,16 +379,19 @@ def _build_component(
 ) -> _Built:
     """Fresh modules for the keys under ``prefix`` (the values are loaded once all keys check out)."""
     encoder = SkeletonEncoder(config)
-    if comp.head == "scale":
+    mlp = f"{prefix}.fc.0.weight" in state
+    # the second encoder of CrosScale / CrosView ends in the joint head only with MLP heads
+    # (the released code shares it inside `if mlp:`); a single Linear head is its own
+    kind = comp.head if mlp else "projection"
+    if kind == "scale":
         if not isinstance(joint_head, ProjectionHead):
-            raise ReferenceCheckpointError(f"{method}: the scale head needs the joint head")
+            raise ReferenceCheckpointError(f"{method}: the {comp.name} head needs the joint head")
         head: torch.nn.Module = ScaleProjectionHead(joint_head, config.hidden_dim)
     else:
-        mlp = f"{prefix}.fc.0.weight" in state
         out_key = f"{prefix}.fc.2.weight" if mlp else f"{prefix}.fc.weight"
         out_features = state[out_key].shape[0] if out_key in state else 128
         head = ProjectionHead(config.hidden_dim, out_features, mlp=mlp)
-    plans = [(encoder, _encoder_keys(encoder, prefix)), (head, _head_keys(head, prefix, comp.head))]
+    plans = [(encoder, _encoder_keys(encoder, prefix)), (head, _head_keys(head, prefix, kind))]
     attention = None
     if comp.motion_attention:
         attention = MotionAttention(config.hidden_dim)

@@ -45,7 +45,7 @@ def make_reference_state(method: str, hidden_channels: int = 4, hidden_dim: int 
                                              layout=layout), seed + len(state))
             prefix = f"encoder_{side}{suffix}"
             state.update(_encoder_state(prefix, enc))
-            if suffix == "_scale":
+            if suffix and mlp:  # the released code's second head: Linear -> ReLU -> the joint head itself
                 pre = torch.nn.Linear(hidden_dim, hidden_dim)
                 state[f"{prefix}.fc.0.weight"] = pre.weight.detach().clone()
                 state[f"{prefix}.fc.0.bias"] = pre.bias.detach().clone()
@@ -54,7 +54,8 @@ def make_reference_state(method: str, hidden_channels: int = 4, hidden_dim: int 
             else:
                 head = ProjectionHead(hidden_dim, 128 if mlp else 10, mlp=mlp)
                 state.update(_head_state(prefix, head))
-                joint_heads[side] = head
+                if not suffix:
+                    joint_heads[side] = head
             if method in ("aimclr", "msmclr"):
                 state[f"{prefix}.dropout.fcn.0.weight"] = torch.randn(8, hidden_dim, 1, 1)
             if method == "msmclr":

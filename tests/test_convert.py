@@ -209,3 +209,25 @@ def test_encoder_key_mapping_matches_the_original_checkpoints_keys(method):
     ours = SkeletonEncoder(in_channels=3, hidden_channels=16, hidden_dim=256).state_dict()
     mapped = {reference_encoder_key(k): tuple(v.shape) for k, v in ours.items()}
     assert mapped == original
+
+
+@pytest.mark.parametrize("method, second", [("crosscale-sgclr", "scale"), ("crosview-sgclr", "motion")])
+def test_second_heads_share_the_joint_head_only_with_mlp_heads(tmp_path, method, second):
+    """The released CrosScale / CrosView build the second head as Linear -> ReLU -> the joint head
+    itself inside `if mlp:`; with a single Linear head it is the second encoder's own."""
+    from skeletonzoo.models import ProjectionHead, ScaleProjectionHead
+
+    path = tmp_path / "mlp.pt"
+    modules = write_reference_checkpoint(path, method)
+    ref = load_reference_checkpoint(path, method)
+    head = ref.heads[second]
+    assert isinstance(head, ScaleProjectionHead) and head.shared is ref.heads["joint"]
+    pre, _ = modules[second][1]
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(head(z), ref.heads["joint"](torch.relu(pre(z))))
+    path = tmp_path / "linear.pt"
+    write_reference_checkpoint(path, method, mlp=False)
+    ref = load_reference_checkpoint(path, method)  # a CrosView file with its shared head used to be refused
+    assert type(ref.heads[second]) is ProjectionHead and ref.heads[second] is not ref.heads["joint"]
+    assert ref.heads[second].fc1 is None and ref.heads[second].out_features == 10

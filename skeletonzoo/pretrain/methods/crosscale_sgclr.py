@@ -23,8 +23,12 @@ per step before the cross epoch); in the cross phase the original calls only the
 momentum update, so the 25-joint key backbone stays frozen from then on.
 
 CrosView-SGCLR — the same two-branch structure with a motion-stream pair instead of the
-10-part pair (CrosSCLR's joint/motion cross-view mining). Its second head is its own, and both
-pairs are momentum-updated every step; there is no parity fixture for this variant.
+10-part pair (CrosSCLR's joint/motion cross-view mining), and the same quirks in the released
+``net/crosview_sgclr.py``: the motion head ends in the joint head, and the cross phase
+momentum-updates only the motion pair. There is no parity fixture for this variant.
+
+In both, the heads are shared only with the MLP head (``mlp: true``, every recipe): with a
+single ``Linear`` head the released code gives the second encoder its own.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import torch
 from torch import nn
 
 from ...data.streams import motion
-from ...models import ProjectionHead, ScaleProjectionHead, SkeletonEncoder
+from ...models import EncoderConfig, ProjectionHead, ScaleProjectionHead, SkeletonEncoder
 from ...skeleton.groupings import CROSSCALE_PARTS_10, JointGrouping
 from ..edge_cut import cut_key_graph_
 from ..losses import contrastive_logits, info_nce, mined_info_nce, queue_similarity, top_k_mask
@@ -82,9 +86,14 @@ class CrosScaleSGCLR(ContrastiveMethod):
         for key in (self.encoder_k, self.encoder_k_second):
             cut_key_graph_(key.backbone, gen, self.config.max_edge_cuts, self.config.edge_cut_both_directions)
 
+    def _second_encoder_config(self) -> EncoderConfig:
+        return self.config.encoder.model_copy(update={"layout": "coarse10"})
+
     def _build_second(self) -> EncoderWithHead:
-        enc = self.config.encoder.model_copy(update={"layout": "coarse10"})
+        enc = self._second_encoder_config()
         backbone = SkeletonEncoder(enc)
+        if not self.config.mlp:  # the released code shares the head only inside `if mlp:`
+            return EncoderWithHead(backbone, ProjectionHead(enc.hidden_dim, self.config.feature_dim, mlp=False))
         # PARITY: Linear -> ReLU -> the joint encoder's whole head (the same module object).
         assert isinstance(self.encoder_q.head, ProjectionHead)  # made by build_encoder_with_head
         head = ScaleProjectionHead(self.encoder_q.head, enc.hidden_dim)
@@ -166,14 +175,11 @@ class CrosViewSGCLR(CrosScaleSGCLR):
     second = "motion"
     joint_groupings = ()  # the second input is the motion stream: any layout
 
-    def _build_second(self) -> EncoderWithHead:
-        return build_encoder_with_head(self.config)
+    def _second_encoder_config(self) -> EncoderConfig:
+        return self.config.encoder  # the joint encoder's architecture, on the motion stream
 
     def second_input(self, x: torch.Tensor) -> torch.Tensor:
         return motion(x)
 
     def component_inputs(self) -> dict[str, str]:
         return {"joint": "identity", "motion": "stream:motion"}
-
-    def cross_phase_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return self.branch_pairs()
