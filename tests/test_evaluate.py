@@ -355,6 +355,31 @@ def test_every_protocol_refuses_labels_out_of_range_before_training(tiny, clips)
     with pytest.raises(ValueError, match=r"test label 4 is out of range for num_classes=3"):
         knn_evaluate(feats, labels, feats, test_only, num_classes=3)
 
+
+def test_msmclr_finetune_recipe_trains_the_encoder_in_eval_mode():
+    """MsMCLR's released fine-tuning keeps the encoder in eval mode: BN running statistics stay,
+    no dropout, yet every weight trains (and the released recipe's values are the constant's)."""
+    from skeletonzoo.evaluate import MSMCLR_FINETUNE_RECIPE
+
+    assert (MSMCLR_FINETUNE_RECIPE.lr, MSMCLR_FINETUNE_RECIPE.epochs, MSMCLR_FINETUNE_RECIPE.lr_drops_at) == (
+        3.0, 100, (80,))  # fmt: skip
+    assert (MSMCLR_FINETUNE_RECIPE.head_init, MSMCLR_FINETUNE_RECIPE.nesterov, MSMCLR_FINETUNE_RECIPE.weight_decay,
+            MSMCLR_FINETUNE_RECIPE.warmup_epochs, MSMCLR_FINETUNE_RECIPE.batch_size) == ("reference", False, 0.0, 0, 64)
+    encoder = randomize_(SkeletonEncoder(hidden_channels=4, hidden_dim=16), seed=1).eval()
+    x_train, y_train = moving_clips(16, seed=0)
+    x_test, y_test = moving_clips(8, seed=1)
+    recipe = MSMCLR_FINETUNE_RECIPE.model_copy(update={"epochs": 3, "lr": 0.05, "batch_size": 4, "lr_drops_at": ()})
+    tuned = finetune(encoder, x_train, y_train, x_test, y_test, recipe=recipe, seed=0)
+    before, after = encoder.state_dict(), tuned.encoder.state_dict()
+    assert torch.equal(before["data_bn.running_mean"], after["data_bn.running_mean"])  # BN statistics kept
+    assert not torch.equal(before["blocks.0.gcn.conv.weight"], after["blocks.0.gcn.conv.weight"])  # weights train
+    again = finetune(encoder, x_train, y_train, x_test, y_test, recipe=recipe, seed=0)
+    assert again.result.history == tuned.result.history
+    assert "encoder in eval mode (BN on running statistics, no dropout)" in recipe.describe()
+    train_mode = finetune(encoder, x_train, y_train, x_test, y_test,
+                          recipe=recipe.model_copy(update={"encoder_mode": "train"}), seed=0)  # fmt: skip
+    assert not torch.equal(before["data_bn.running_mean"], train_mode.encoder.state_dict()["data_bn.running_mean"])
+
 def test_semi_supervised_finetune_trains_on_the_subset_with_full_length_epochs():
     encoder = randomize_(SkeletonEncoder(hidden_channels=4, hidden_dim=16), seed=1).eval()
     x_train, y_train = moving_clips(40, seed=0)

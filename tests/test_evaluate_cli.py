@@ -138,6 +138,16 @@ def test_semi_supervised_finetuning_takes_the_finetune_options(capsys, tmp_path,
                                      stream="motion", num_classes=3, recipe=recipe, seed=0).result  # fmt: skip
     assert result["top1_last"] == tuned.top1_last and result["top5_best"] == tuned.top5_best
 
+
+def test_finetune_recipe_option_takes_msmclrs_released_recipe(capsys, tmp_path, data_dir, checkpoint):
+    out_json = tmp_path / "ft.json"
+    rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "finetune",
+                      "--finetune-recipe", "msmclr", "--finetune-epochs", "1", "--json", str(out_json))  # fmt: skip
+    assert rc == 0, err
+    settings = json.loads(out_json.read_text())["results"]["finetune"]["settings"]
+    assert (settings["encoder_mode"], settings["lr"], settings["head_init"], settings["epochs"]) == (
+        "eval", 3.0, "reference", 1)  # fmt: skip
+
 def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
     values = []
     for name, seed in (("a", "3"), ("b", "3")):

@@ -9,19 +9,16 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from pydantic import ValidationError
 
 from .._files import check_output
 from .._machine import usable_device
+from ..evaluate import MSMCLR_FINETUNE_RECIPE, FinetuneRecipe
 from ..evaluate.run import PROTOCOLS
 from ..exceptions import SkeletonZooError
 from .main import exit_quietly
-
-if TYPE_CHECKING:
-    from ..evaluate import FinetuneRecipe
 
 PROTOCOL_CHOICES = (*PROTOCOLS, "all")  # "all": every protocol
 
@@ -71,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ignore-preprocessing", action="store_true",
         help="evaluate even if the data was prepared with another preprocessing than the model's",
     )  # fmt: skip
-    g = p.add_argument_group("linear probe (defaults: the papers' protocol)")
+    g = p.add_argument_group("linear probe (defaults: the papers' protocol but for --head-init)")
     g.add_argument("--linear-epochs", type=int, default=100)
     g.add_argument("--linear-lr", type=float, default=3.0)
     g.add_argument("--linear-lr-drops", type=int, nargs="*", default=[80], help="0-based epochs of lr x0.1")
@@ -88,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group(
         "fine-tuning (defaults: HiCLR's recipe); these also set --semi-mode finetune's, whose defaults differ"
     )
+    g.add_argument("--finetune-recipe", choices=["hiclr", "msmclr"], default="hiclr",
+                   help="the recipe the options below change: hiclr (default; HiCLR's, encoder in train mode) or "
+                   "msmclr (MsMCLR's released one: encoder in eval mode, lr 3.0, 100 epochs; docs/evaluation.md)")
     g.add_argument("--finetune-epochs", type=int, metavar="E", help="default 70 (60 for --semi-mode finetune)")
     g.add_argument("--finetune-lr", type=float, metavar="LR", help="default 0.1")
     g.add_argument("--finetune-lr-drops", type=int, nargs="*", metavar="EPOCH",
@@ -144,6 +144,9 @@ def recorded_command(argv: Sequence[str], *, revision: str | None, threads: int 
     return shlex.join(["skeletonzoo-eval", *words])
 
 
+_FINETUNE_RECIPES = {"hiclr": FinetuneRecipe(), "msmclr": MSMCLR_FINETUNE_RECIPE}  # --finetune-recipe
+
+
 def _given(**options: object) -> dict[str, object]:
     """The options the command line set (``None``: left to the recipe's default)."""
     return {name: value for name, value in options.items() if value is not None}
@@ -153,7 +156,6 @@ def _semi_finetune_recipe(given: dict[str, object], data: str) -> FinetuneRecipe
     """Semi-supervised fine-tuning's recipe with the given fine-tuning options over its defaults;
     each epoch as long as the whole training split, as with the defaults."""
     from ..data.prepared import open_prepared
-    from ..evaluate import FinetuneRecipe
     from ..evaluate.semi import SEMI_FINETUNE_RECIPE
 
     length = len(open_prepared(data, "train"))
@@ -163,7 +165,7 @@ def _semi_finetune_recipe(given: dict[str, object], data: str) -> FinetuneRecipe
 def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         from ..data.prepared import read_prepared_meta
-        from ..evaluate import EvalSettings, FinetuneRecipe, KNNConfig, LinearRecipe, evaluate_model, load_eval_model
+        from ..evaluate import EvalSettings, KNNConfig, LinearRecipe, evaluate_model, load_eval_model
 
         if args.json:  # before hours of evaluation, not after
             check_output(args.json, overwrite=args.overwrite, flag="--overwrite")
@@ -189,7 +191,7 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
                 **_given(head_init=args.head_init, eval_interval=args.eval_interval),
             ),
             knn=KNNConfig(k=args.k, weighting=args.knn_weighting, temperature=args.knn_temperature),
-            finetune=FinetuneRecipe(**finetune),
+            finetune=FinetuneRecipe(**{**_FINETUNE_RECIPES[args.finetune_recipe].model_dump(), **finetune}),
             semi_finetune=_semi_finetune_recipe(finetune, args.data) if finetune else None,
             semi_fractions=tuple(args.semi_fraction),
             semi_mode=args.semi_mode,

@@ -6,7 +6,7 @@ accuracies in percent; the trained protocols report the last epoch and the best 
 ``docs/evaluation.md`` lists every hyper-parameter; ``skeletonzoo-eval`` is the command line.
 """
 
-from .finetune import FineTuned, FinetuneRecipe, finetune
+from .finetune import MSMCLR_FINETUNE_RECIPE, FineTuned, FinetuneRecipe, finetune
 from .knn import KNNConfig, knn_evaluate, knn_scores
 from .linear import LinearProbe, LinearRecipe, linear_probe, linear_probe_encoder, train_linear_classifier
 from .results import EpochScore, KNNResult, MetricRecord, ProtocolResult
@@ -30,6 +30,7 @@ __all__ = [
     "knn_evaluate",
     "knn_scores",
     "FinetuneRecipe",
+    "MSMCLR_FINETUNE_RECIPE",
     "FineTuned",
     "finetune",
     "SEMI_FINETUNE_RECIPE",

@@ -1,8 +1,7 @@
 """Fine-tuning: the whole encoder and a new linear head trained end to end on labels.
 
-The original repositories of this family do not ship a fine-tuning configuration for the
-quarter-width ST-GCN except HiCLR (Zhang et al., AAAI 2023), which is built on the AimCLR code;
-the default recipe is its ``config/gcn_ntu60/finetune/xview_joint.yaml`` with its
+Two recipes of the original code family are here. The default is HiCLR's (Zhang et al., AAAI
+2023, built on the AimCLR code): its ``config/gcn_ntu60/finetune/xview_joint.yaml`` with its
 ``processor/finetune_evaluation.py``:
 
 * encoder in train mode (BatchNorm statistics update, dropout 0.5 active), the test set
@@ -15,6 +14,14 @@ the default recipe is its ``config/gcn_ntu60/finetune/xview_joint.yaml`` with it
 * the head a fresh ``Linear(num_features, num_classes)`` with PyTorch's initialisation (the
   processor's ``weights_init`` touches only convolutions and BatchNorm).
 
+:data:`MSMCLR_FINETUNE_RECIPE` is the one MsMCLR's released code ships
+(``config/ntu60/finetune/finetune_eval_aimclr_*.yaml`` with AimCLR's
+``processor/finetune_evaluation.py``): the encoder stays in **eval mode** while it trains (BN
+on its running statistics, no dropout: the processor calls ``model.eval()`` in ``train``),
+SGD lr 3.0, momentum 0.9, no Nesterov, no weight decay, no warm-up, lr x0.1 from 0-based epoch
+80, 100 epochs, batch 64, the head ``N(0, 0.02)`` with zero bias (its ``weights_init`` covers
+``Linear``), scored every 5 epochs.
+
 The encoder passed in is not modified: a copy is trained. The shuffle and the head's initial
 weights come from a generator seeded with ``seed``; dropout, which cannot take a generator,
 draws from the global RNG seeded with ``seed`` inside ``torch.random.fork_rng`` (the caller's
@@ -26,6 +33,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -51,7 +59,7 @@ from ._training import (
 )
 from .results import ProtocolResult
 
-__all__ = ["FinetuneRecipe", "FineTuned", "finetune"]
+__all__ = ["FinetuneRecipe", "MSMCLR_FINETUNE_RECIPE", "FineTuned", "finetune"]
 
 
 class FinetuneRecipe(BaseModel):
@@ -76,19 +84,35 @@ class FinetuneRecipe(BaseModel):
         default=None, ge=1, description="samples per epoch, cycling through the training set (None: one pass)"
     )
     head_init: HeadInit = "default"
+    encoder_mode: Literal["train", "eval"] = Field(
+        default="train",
+        description="train: BN statistics update and dropout is on (HiCLR); eval: BN on running statistics, "
+        "no dropout, while the weights still train (MsMCLR's released processor)",
+    )
 
     def describe(self) -> str:
         """Every hyper-parameter, as one line of text."""
         drops = ", ".join(str(d) for d in self.lr_drops_at) or "none"
         length = "one pass" if self.epoch_length is None else f"{self.epoch_length} samples (cycling)"
+        mode = (
+            "train mode (BN updating, dropout on)" if self.encoder_mode == "train"
+            else "eval mode (BN on running statistics, no dropout)"
+        )  # fmt: skip
         return (
-            f"whole encoder + new linear head, encoder in train mode (BN updating, dropout on), un-augmented "
+            f"whole encoder + new linear head, encoder in {mode}, un-augmented "
             f"inputs; SGD lr {self.lr:g} momentum {self.momentum:g} nesterov {'on' if self.nesterov else 'off'} "
             f"weight decay {self.weight_decay:g}, linear warm-up {self.warmup_epochs} epochs, lr x{self.gamma:g} "
             f"from 0-based epoch(s) {drops}, {self.epochs} epochs of {length}, batch {self.batch_size}"
             f"{' (incomplete last batch dropped)' if self.drop_last else ''}, cross-entropy, head init "
             f"{self.head_init}, test scored every {self.eval_interval} epochs and after the last"
         )
+
+
+#: MsMCLR's released fine-tuning recipe (module docstring); ``FinetuneRecipe()`` is HiCLR's.
+MSMCLR_FINETUNE_RECIPE = FinetuneRecipe(
+    epochs=100, lr=3.0, nesterov=False, weight_decay=0.0, warmup_epochs=0, lr_drops_at=(80,), batch_size=64,
+    eval_interval=5, head_init="reference", encoder_mode="eval",
+)  # fmt: skip
 
 
 @dataclass
@@ -147,6 +171,8 @@ def finetune(
     device = usable_device(device)
     generator = torch.Generator().manual_seed(seed)
     model = copy.deepcopy(encoder).to(device)
+    if recipe.encoder_mode == "eval":
+        model.eval()  # and it stays so: train_epochs switches only the head to train mode
     head = new_classifier(num_features, num_classes, generator, recipe.head_init).to(device)
     parameters = list(model.parameters()) + list(head.parameters())
     optimizer = torch.optim.SGD(
@@ -176,7 +202,7 @@ def finetune(
             eval_interval=recipe.eval_interval,
             lr_at=lambda epoch: step_lr(recipe.lr, epoch, recipe.lr_drops_at, recipe.gamma, recipe.warmup_epochs),
             optimizer=optimizer,
-            modules=[model, head],
+            modules=[model, head] if recipe.encoder_mode == "train" else [head],
             batches=lambda: epoch_batches(
                 len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last,
                 epoch_length=recipe.epoch_length,

@@ -52,7 +52,8 @@ __all__ = ["LinearRecipe", "LinearProbe", "train_linear_classifier", "linear_pro
 
 
 class LinearRecipe(BaseModel):
-    """Hyper-parameters of the linear classifier; the defaults are the papers' protocol."""
+    """Hyper-parameters of the linear classifier; the defaults are the papers' protocol but for the
+    head's initial weights (``head_init``: PyTorch's by default, the original's with ``"reference"``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -225,7 +226,7 @@ def linear_probe_encoder(
         stream: The encoder's input stream, derived from the positions.
         layout: Joint layout of the positions.
         num_classes: Default ``1 + the largest label``.
-        recipe: Default the papers' protocol.
+        recipe: Default the papers' protocol (but for ``head_init``, see :class:`LinearRecipe`).
         seed: Classifier init and shuffles.
         device: Where the encoder and the classifier run.
         cache: Extract the features once (default). ``False`` runs the encoder on every
