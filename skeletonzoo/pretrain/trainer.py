@@ -182,6 +182,20 @@ class Trainer:
             )
         self.local_batch = recipe.batch_size // self.world_size
 
+        self._open_data(data)
+        self._build_model()
+        self.position = _Position()
+        self.elapsed_before = 0.0
+        # the code that runs this process; recorded now, not at export (the checkout may move on)
+        self.software_history: list[dict[str, str | None]] = [software()]
+        self.checkpoint_path = self.out / "checkpoints" / "last.pt"
+        self.metrics_path = self.out / "metrics.jsonl"
+        self._stop_signal: int | None = None
+        self._check_out(resume)
+
+    def _open_data(self, data: str | Path) -> None:
+        """The prepared ``train`` split, checked against the recipe and its recorded hashes."""
+        recipe = self.recipe
         self.data: PreparedData = open_prepared(data, "train")
         self._check_data()
         self.data.verify()  # the files are what meta.json (and so the recorded fingerprint) says
@@ -193,13 +207,16 @@ class Trainer:
                 f"below the data size suits it, e.g. --set model.queue_size={_queue_for(len(self.data))} (the "
                 "NW-UCLA recipes use 512 for 1020 clips, docs/pretrain.md)",
                 RecipeFitWarning,
-                stacklevel=2,
+                stacklevel=3,  # Trainer's caller
             )
         if len(self.data) < recipe.batch_size and recipe.drop_last:
             raise ValueError(
                 f"{data}: {len(self.data)} training samples, fewer than one batch of {recipe.batch_size}"
             )
 
+    def _build_model(self) -> None:
+        """Seeds, the method (identical on every process), the views, precision, optimiser, DDP."""
+        recipe = self.recipe
         torch.manual_seed(recipe.seed + 1_000_003 * self.rank)  # dropout and other global draws
         init = torch.Generator().manual_seed(recipe.seed)  # identical model on every process
         self.method: ContrastiveMethod = METHODS[recipe.method](recipe.model, init).to(self.device)
@@ -222,7 +239,7 @@ class Trainer:
                     "float32, add --set amp=none (the published NW-UCLA weights were trained in bf16: a "
                     "float32 run follows another trajectory).",
                     SlowPrecisionWarning,
-                    stacklevel=2,
+                    stacklevel=3,  # Trainer's caller
                 )
         params = [p for p in self.method.parameters() if p.requires_grad]
         opt = recipe.optimizer
@@ -234,13 +251,10 @@ class Trainer:
             self.model = nn.parallel.DistributedDataParallel(
                 self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        self.position = _Position()
-        self.elapsed_before = 0.0
-        # the code that runs this process; recorded now, not at export (the checkout may move on)
-        self.software_history: list[dict[str, str | None]] = [software()]
-        self.checkpoint_path = self.out / "checkpoints" / "last.pt"
-        self.metrics_path = self.out / "metrics.jsonl"
-        self._stop_signal: int | None = None
+
+    def _check_out(self, resume: bool) -> None:
+        """Resume, or make sure ``out`` holds no run this one would overwrite or mix with."""
+        recipe = self.recipe
         if self.is_main and self.out.is_dir():
             with self.locked():  # a run in progress there: say so, not "an earlier run" or a stale checkpoint
                 pass
@@ -269,7 +283,6 @@ class Trainer:
         if not self.is_main:
             return contextlib.nullcontext()
         return exclusive_lock(self.out / LOCK_FILE, f"{self.out} (a skeletonzoo-pretrain run)")
-
 
     # -- set-up ---------------------------------------------------------------------------
     def _check_data(self) -> None:
