@@ -17,6 +17,7 @@ __all__ = [
     "DataMismatchError",
     "SkeletonZooWarning",
     "SlowPrecisionWarning",
+    "EmptySampleWarning",
     "RecipeFitWarning",
 ]
 
@@ -98,6 +99,11 @@ class SkeletonZooWarning(UserWarning):
 class SlowPrecisionWarning(SkeletonZooWarning):
     """A requested precision runs on slow emulated kernels on this hardware (the result is still
     correct); the message names the faster setting."""
+
+
+class EmptySampleWarning(SkeletonZooWarning):
+    """Prepared clips that hold no skeleton in any frame (written as all-zero samples, as the
+    original pipeline writes them); the message names them."""
 
 
 class RecipeFitWarning(SkeletonZooWarning):

@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._files import sha256_file
-from ..exceptions import DataFormatError, PrepareError
+from ..exceptions import DataFormatError, EmptySampleWarning, PrepareError
 from ..skeleton.layouts import get_layout
 from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
@@ -451,8 +452,10 @@ def run_plan(
             if writers[b].progress < jobs_done:
                 writers[b].commit(jobs_done)
 
+    empty: list[str] = []  # clips without a skeleton in any frame (a PKU-MMD action the sensor lost)
     try:
         for clips in _parsed(plan.jobs[first:], workers) if active else iter(()):
+            empty += [plan.names[int(starts[done]) + k] for k, clip in enumerate(clips) if not clip.any()]
             pending.extend(clips)
             done += 1
             if len(pending) >= batch_size:
@@ -460,6 +463,15 @@ def run_plan(
         flush(done)
     finally:
         bar.close()
+    if empty:
+        warnings.warn(
+            f"{len(empty)} clip(s) hold no skeleton in any frame and were written as all-zero samples (the "
+            f"original pipeline keeps such clips unless its missing-skeleton list names them): "
+            f"{', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}; check the raw files, or leave these "
+            "samples out when training and evaluating",
+            EmptySampleWarning,
+            stacklevel=2,
+        )
     metas = {}
     for b, writer in writers.items():
         source = {**plan.source, "count_check": (verdicts or {}).get(b, "not checked"),
