@@ -59,7 +59,6 @@ def test_batch_sample_list_and_torch_inputs_agree(ntu_bone):
     np.testing.assert_allclose(single_person, batch[2:3], atol=2e-5)
 
 
-
 def test_a_clips_length_does_not_depend_on_how_it_is_passed(ntu_bone, ucla):
     """A batch, one sample and a list give one length: for NTU-layout input the original's count of
     frames with joint 0 of person 0 (step 1), for NW-UCLA clips all their frames, as `prepare`
@@ -81,6 +80,7 @@ def test_a_clips_length_does_not_depend_on_how_it_is_passed(ntu_bone, ucla):
     padded[1] = _raw(1, 25, 20, 1, seed=9)[0]
     for form in (clip, [clip], padded):
         np.testing.assert_allclose(skeletonzoo.embed(ucla, form)[:1], expected, atol=2e-5)
+
 
 def test_memory_mapped_input(ntu_bone, tmp_path):
     x = _raw(5, 12, 25, 2)

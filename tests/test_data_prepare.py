@@ -230,7 +230,6 @@ def test_pkummd_clips_labels_and_splits(pku_raw, tmp_path):
     assert "no official count" in metas["xsub"].source["count_check"]
 
 
-
 def test_clips_without_a_skeleton_are_named_in_a_warning(pku_raw, tmp_path):
     """A labelled action whose frames hold no body is written as an all-zero sample (as the original
     pipeline writes it), and the preparation says which."""
@@ -248,6 +247,7 @@ def test_clips_without_a_skeleton_are_named_in_a_warning(pku_raw, tmp_path):
     with pytest.warns(EmptySampleWarning, match=r"1 clip\(s\) hold no skeleton in any frame .*: 0002-M_0; "):
         prepare_pkummd(raw, tmp_path / "out", 1, workers=1)
     assert not open_prepared(tmp_path / "out" / "xsub", "train").positions[3].any()  # 0002-M_0, frames 10..20
+
 
 def test_pkummd_data_is_named_as_the_registry_and_recipes_name_it(pku_raw, tmp_path):
     """Phase I data is ``pkummd1``, the name the PKU-MMD recipes check against; a meta.json

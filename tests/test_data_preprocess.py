@@ -216,7 +216,6 @@ def test_valid_lengths_counts_frames_with_joint_zero_of_person_zero():
     assert valid_lengths(x).tolist() == [4, 0, 3]
 
 
-
 def test_clip_lengths_run_to_the_last_frame_holding_data():
     x = torch.zeros(4, 3, 10, 25, 2)
     x[0, 1, :4, 3, 0] = 1.0  # joint 0 never set: still 4 frames
@@ -242,6 +241,7 @@ def test_the_length_rule_follows_the_input_layout_unless_set():
     # unset, the rule is not written: metadata made before the field existed reads and writes back the same
     assert "length_rule" not in Preprocess().to_dict()
     assert Preprocess.from_dict(Preprocess(length_rule="clip").to_dict()).length_rule == "clip"
+
 
 def test_serialisable_and_validated():
     p = Preprocess(layout="ntu25", input_layout="nwucla20", num_persons=1, num_frames=64)

@@ -339,7 +339,6 @@ def test_finetune_moves_the_encoder_and_learns_a_separable_task():
     assert not tuned.encoder.training
 
 
-
 def test_every_protocol_refuses_labels_out_of_range_before_training(tiny, clips):
     """One message for linear, kNN and fine-tuning (fine-tuning and kNN used to fail deep inside
     cross-entropy and scatter_add with an index error)."""
@@ -379,6 +378,7 @@ def test_msmclr_finetune_recipe_trains_the_encoder_in_eval_mode():
     train_mode = finetune(encoder, x_train, y_train, x_test, y_test,
                           recipe=recipe.model_copy(update={"encoder_mode": "train"}), seed=0)  # fmt: skip
     assert not torch.equal(before["data_bn.running_mean"], train_mode.encoder.state_dict()["data_bn.running_mean"])
+
 
 def test_semi_supervised_finetune_trains_on_the_subset_with_full_length_epochs():
     encoder = randomize_(SkeletonEncoder(hidden_channels=4, hidden_dim=16), seed=1).eval()

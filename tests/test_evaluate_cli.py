@@ -117,7 +117,6 @@ def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint, encoder):
     assert values["finetune_top5_best"] == round(tuned.top5_best, 4)
 
 
-
 def test_semi_supervised_finetuning_takes_the_finetune_options(capsys, tmp_path, data_dir, checkpoint, encoder):
     """--finetune-* and --eval-interval set semi-supervised fine-tuning's recipe too (they were ignored:
     60 epochs ran whatever was asked), over its own defaults, each epoch as long as the training split."""
@@ -147,6 +146,7 @@ def test_finetune_recipe_option_takes_msmclrs_released_recipe(capsys, tmp_path, 
     settings = json.loads(out_json.read_text())["results"]["finetune"]["settings"]
     assert (settings["encoder_mode"], settings["lr"], settings["head_init"], settings["epochs"]) == (
         "eval", 3.0, "reference", 1)  # fmt: skip
+
 
 def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
     values = []

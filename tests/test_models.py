@@ -82,7 +82,6 @@ def test_cache_invalidated_when_weights_change():
         torch.testing.assert_close(loaded, enc.pool(enc.forward_maps(x), 2), atol=1e-5, rtol=1e-4)
 
 
-
 def test_cache_invalidated_by_changes_through_data():
     """`.data` in-place edits (the research repos' weights_init style) bump no version counter."""
     enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).eval()
@@ -101,6 +100,7 @@ def test_cache_invalidated_by_changes_through_data():
             plain = enc.pool(enc.forward_maps(x), 2)
         assert not torch.allclose(before, after, atol=1e-4)
         torch.testing.assert_close(after, plain, atol=1e-5, rtol=1e-4)
+
 
 def test_training_mode_uses_batch_statistics_with_padded_persons():
     enc = randomize_(SkeletonEncoder(hidden_channels=8, hidden_dim=16)).train()

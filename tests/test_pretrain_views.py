@@ -209,7 +209,6 @@ def test_joint_noise_reaches_only_the_originals_50_frames_and_2_persons_unless_c
         assert torch.equal(out[:, :, 50:], x[:, :, 50:]) is not touched
 
 
-
 def test_precise_augmentations_compute_like_the_originals_numpy():
     """Default: float64 maths as the original (shear and rotation promote float32 input to float64,
     joint noise draws in float64 and stores in the batch's dtype); the training views' precise=False
@@ -228,6 +227,7 @@ def test_precise_augmentations_compute_like_the_originals_numpy():
     torch.testing.assert_close(precise, JointNoise().apply(x.double(), **draws).float(), rtol=0, atol=0)
     fast = JointNoise(precise=False).apply(x, **draws)
     assert 0 < float((fast - precise).abs().max()) < 1e-5
+
 
 def test_views_refuse_2d_coordinates_with_what_to_do():
     x = torch.zeros(2, 2, 10, 25, 1)  # x, y only

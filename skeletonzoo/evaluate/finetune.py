@@ -204,9 +204,8 @@ def finetune(
             optimizer=optimizer,
             modules=[model, head] if recipe.encoder_mode == "train" else [head],
             batches=lambda: epoch_batches(
-                len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last,
-                epoch_length=recipe.epoch_length,
-            ),  # fmt: skip
+                len(y_train), recipe.batch_size, generator, drop_last=recipe.drop_last, epoch_length=recipe.epoch_length
+            ),
             batch_loss=batch_loss,
             score=score,
             desc=protocol,
