@@ -96,7 +96,9 @@ def as_samples(data: Any) -> Samples:
         data = np.asarray(data, dtype=np.float32)
     data = numeric(data, "the input")
     if data.ndim == 4:
-        data = data[None]
+        # one sample is one clip: all its frames are its own (a batch's trailing all-zero frames
+        # are padding), as when it comes in a list
+        return as_samples([data])
     if data.ndim != 5:
         raise ValueError(
             f"expected a batch (N, C, T, V, M), one sample (C, T, V, M) or a list of (C, T_i, V, M) samples; "

@@ -103,7 +103,8 @@ class SlowPrecisionWarning(SkeletonZooWarning):
 
 class EmptySampleWarning(SkeletonZooWarning):
     """Prepared clips that hold no skeleton in any frame (written as all-zero samples, as the
-    original pipeline writes them); the message names them."""
+    original pipeline writes them); the message names them (a resumed preparation, those it
+    parsed after resuming)."""
 
 
 class RecipeFitWarning(SkeletonZooWarning):

@@ -80,6 +80,11 @@ def test_a_clips_length_does_not_depend_on_how_it_is_passed(ntu_bone, ucla):
     padded[1] = _raw(1, 25, 20, 1, seed=9)[0]
     for form in (clip, [clip], padded):
         np.testing.assert_allclose(skeletonzoo.embed(ucla, form)[:1], expected, atol=2e-5)
+    # one sample is one clip, trailing all-zero frames included, as in a list; in a batch they are padding
+    tail = np.concatenate([clip, np.zeros_like(clip[:, :5])], axis=1)
+    np.testing.assert_allclose(skeletonzoo.embed(ucla, tail), skeletonzoo.embed(ucla, [tail]), atol=2e-5)
+    assert not np.allclose(skeletonzoo.embed(ucla, tail), expected, atol=1e-3)
+    np.testing.assert_allclose(skeletonzoo.embed(ucla, tail[None]), expected, atol=2e-5)
 
 
 def test_memory_mapped_input(ntu_bone, tmp_path):

@@ -236,8 +236,13 @@ def test_the_length_rule_follows_the_input_layout_unless_set():
     counted, every = Preprocess()(x), Preprocess(length_rule="clip")(x)
     torch.testing.assert_close(counted, Preprocess(length_rule="clip")(x, lengths=torch.tensor([11])))
     assert not torch.allclose(counted, every)
-    # the joint0 rule counts within the clips whatever lengths are passed (padding holds no joint 0)
+    # the joint0 rule counts joint-0 frames within the lengths passed (all 12 frames: the same count)
     torch.testing.assert_close(Preprocess()(x, lengths=torch.tensor([12])), counted)
+    # ... and only within them: the first 6 frames hold 5 joint-0 frames, as x[:, :, :6] alone does
+    torch.testing.assert_close(Preprocess()(x, lengths=torch.tensor([6])), Preprocess()(x[:, :, :6]))
+    assert valid_lengths(x, within=torch.tensor([6])).tolist() == [5]
+    with pytest.raises(ValueError, match=r"no frames \(T=0\)"):
+        Preprocess()(torch.zeros(1, 3, 0, 25, 2))
     # unset, the rule is not written: metadata made before the field existed reads and writes back the same
     assert "length_rule" not in Preprocess().to_dict()
     assert Preprocess.from_dict(Preprocess(length_rule="clip").to_dict()).length_rule == "clip"

@@ -210,3 +210,26 @@ def test_strided_projection_with_few_input_channels_trains_and_is_exact():
     except subprocess.TimeoutExpired:
         pytest.fail("a strided ResidualProjection with few input channels hung in backward")
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+
+
+def test_the_original_graph_order_computes_the_same_function():
+    """GraphConv's two contraction orders: equal outputs and gradients in float64 (they differ only
+    in float32 rounding); use_original_graph_order switches every GraphConv of a module."""
+    from skeletonzoo.models.stgcn import GraphConv, use_original_graph_order
+
+    enc = randomize_(SkeletonEncoder(hidden_channels=4, hidden_dim=16), seed=2).double().train()
+    x = torch.randn(3, 3, 12, 25, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    results = []
+    for original in (False, True):
+        use_original_graph_order(enc, original)
+        assert all(m.original_order is original for m in enc.modules() if isinstance(m, GraphConv))
+        enc.zero_grad()
+        with torch.random.fork_rng():
+            torch.manual_seed(1)  # the same dropout masks
+            out = enc.pool(enc.forward_maps(x), 2)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in enc.parameters()]))
+    (a, grads_a), (b, grads_b) = results
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for ga, gb in zip(grads_a, grads_b):
+        torch.testing.assert_close(ga, gb, rtol=1e-9, atol=1e-12)

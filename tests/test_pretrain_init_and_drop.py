@@ -172,3 +172,21 @@ def test_aimclr_recipes_take_the_released_drop_and_the_published_nwucla_one_keep
     # at its old behaviour the field is not written: the published runs' recipes dump as they did
     assert "attention_drop" not in json.loads(load_recipe("aimclr-nwucla-xview").model_dump_json())["model"]
     assert json.loads(paper.model_dump_json())["attention_drop"] == "threshold"
+
+
+def test_an_original_aimclr_checkpoint_trains_with_the_released_drop(tmp_path):
+    """method_from_reference rebuilds an original-code run: its drop is the released code's, and its
+    graph convolutions contract in the original's order."""
+    from reference_files import write_reference_checkpoint
+
+    from skeletonzoo.models.stgcn import GraphConv
+    from skeletonzoo.pretrain.reference import method_from_reference
+
+    path = tmp_path / "aimclr.pt"
+    write_reference_checkpoint(path, "aimclr")
+    method = method_from_reference(path, "aimclr")
+    assert isinstance(method.drop, ThresholdAttentionDrop) and method.drop.keep_prob == 0.7
+    assert all(m.original_order for m in method.modules() if isinstance(m, GraphConv))
+    sampled = method_from_reference(path, "aimclr", attention_drop="sampled", original_order=False)
+    assert isinstance(sampled.drop, EnergyAttentionDrop)
+    assert not any(m.original_order for m in sampled.modules() if isinstance(m, GraphConv))

@@ -402,8 +402,9 @@ def test_a_queue_larger_than_the_data_is_warned_about(tmp_path, data, capsys):
 
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", **{"model.queue_size": 64}))
     with pytest.warns(RecipeFitWarning, match="a queue of 64 keys is larger than the 24 training samples.*"
-                                              "--set model.queue_size=16"):  # fmt: skip
+                                              "--set model.queue_size=16") as caught:  # fmt: skip
         Trainer(recipe, data, tmp_path / "run", progress=False)
+    assert caught[0].filename == __file__  # the warning points at the caller, not into the Trainer
     args = [str(tmp_path / "r.yaml"), "--data", str(data), "--out", str(tmp_path / "cli"), "--set", "epochs=1",
             "--set", "optimizer.lr_steps=[]"]  # fmt: skip
     assert pretrain_main(args) == 0

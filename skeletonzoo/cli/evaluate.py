@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--linear-lr", type=float, default=3.0)
     g.add_argument("--linear-lr-drops", type=int, nargs="*", default=[80], help="0-based epochs of lr x0.1")
     g.add_argument("--head-init", choices=["default", "reference"],
-                   help="linear and fine-tuning heads: PyTorch's nn.Linear init (default) or the original N(0, 0.02)")
+                   help="linear and fine-tuning heads: PyTorch's nn.Linear init or the original N(0, 0.02) "
+                   "(default: PyTorch's; the original's with --finetune-recipe msmclr)")
     g.add_argument("--eval-interval", type=int, metavar="N",
                    help="score the test set every N epochs and after the last, in every trained protocol "
                    "(default: 5; 3 for --semi-mode finetune)")
@@ -83,15 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="similarity: votes weighted exp(cos/T) (default); majority: one vote each")
     g.add_argument("--knn-temperature", type=float, default=0.07, help="T of the similarity weighting")
     g = p.add_argument_group(
-        "fine-tuning (defaults: HiCLR's recipe); these also set --semi-mode finetune's, whose defaults differ"
+        "fine-tuning (defaults: --finetune-recipe's); these also set --semi-mode finetune's, which starts "
+        "from HiCLR's semi-supervised recipe whatever --finetune-recipe says"
     )
     g.add_argument("--finetune-recipe", choices=["hiclr", "msmclr"], default="hiclr",
                    help="the recipe the options below change: hiclr (default; HiCLR's, encoder in train mode) or "
                    "msmclr (MsMCLR's released one: encoder in eval mode, lr 3.0, 100 epochs; docs/evaluation.md)")
-    g.add_argument("--finetune-epochs", type=int, metavar="E", help="default 70 (60 for --semi-mode finetune)")
-    g.add_argument("--finetune-lr", type=float, metavar="LR", help="default 0.1")
+    g.add_argument("--finetune-epochs", type=int, metavar="E",
+                   help="default 70 (msmclr: 100; 60 for --semi-mode finetune)")
+    g.add_argument("--finetune-lr", type=float, metavar="LR", help="default 0.1 (msmclr: 3.0)")
     g.add_argument("--finetune-lr-drops", type=int, nargs="*", metavar="EPOCH",
-                   help="0-based epochs of lr x0.1 (default 29 54; 14 29 for --semi-mode finetune)")
+                   help="0-based epochs of lr x0.1 (default 29 54; msmclr: 80; 14 29 for --semi-mode finetune)")
     g = p.add_argument_group("semi-supervised")
     g.add_argument("--semi-fraction", type=float, nargs="+", default=[0.01, 0.1], help="label fractions")
     g.add_argument("--semi-mode", choices=["linear", "finetune"], default="linear",

@@ -22,7 +22,7 @@ from .prepared import (
     read_prepared_meta,
     write_prepared,
 )
-from .preprocess import Preprocess, align_shoulders, center_joints, resize_time, valid_lengths
+from .preprocess import Preprocess, align_shoulders, center_joints, clip_lengths, resize_time, valid_lengths
 from .splits import NTUSample, missing_skeletons, ntu_official_counts, ntu_split, parse_ntu_name
 from .streams import STREAMS, bone, motion, to_stream
 
@@ -37,6 +37,7 @@ __all__ = [
     "read_prepared_meta",
     "Preprocess",
     "valid_lengths",
+    "clip_lengths",
     "center_joints",
     "resize_time",
     "align_shoulders",

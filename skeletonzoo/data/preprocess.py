@@ -41,11 +41,17 @@ __all__ = [
 ]
 
 
-def valid_lengths(x: torch.Tensor) -> torch.Tensor:
-    """Frames in which joint 0 of person 0 is non-zero: ``(N, C, T, V, M) -> (N,)`` int64."""
+def valid_lengths(x: torch.Tensor, within: torch.Tensor | None = None) -> torch.Tensor:
+    """Frames in which joint 0 of person 0 is non-zero: ``(N, C, T, V, M) -> (N,)`` int64.
+
+    ``within``: ``(N,)`` clip lengths; only each clip's first ``within[n]`` frames are counted.
+    """
     # PARITY: counted on joint 0 of person 0 only and taken as the first frames (a body that
     # disappears for a while shortens the clip), and person 1 gets person 0's length
-    return x[:, :, :, 0, 0].ne(0).any(dim=1).sum(dim=1)
+    present = x[:, :, :, 0, 0].ne(0).any(dim=1)  # (N, T)
+    if within is not None:
+        present &= torch.arange(x.shape[2], device=x.device) < within.to(x.device).view(-1, 1)
+    return present.sum(dim=1)
 
 
 def clip_lengths(x: torch.Tensor) -> torch.Tensor:
@@ -156,8 +162,9 @@ class Preprocess(BaseModel):
             frame holding any non-zero value), so a frame whose joint 0 is at the origin still
             counts (NW-UCLA's clips, which are not padded and where joint 0 sometimes drops to
             the origin). ``None``: ``"clip"`` for input in a layout of
-            :data:`CLIP_LENGTH_LAYOUTS`, else ``"joint0"``. The length does not depend on
-            whether the input is one array or a list of clips.
+            :data:`CLIP_LENGTH_LAYOUTS`, else ``"joint0"``. ``embed()`` gives a clip the same
+            length alone, in a list or zero-padded in a batch (whose trailing all-zero frames
+            are padding).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -216,8 +223,8 @@ class Preprocess(BaseModel):
                 and persons.
             lengths: ``(N,)`` frame counts of the clips before padding
                 (:func:`~skeletonzoo.data.datasets.collate_clips`). The ``"clip"`` length rule
-                uses them (default: up to each sample's last non-zero frame); the ``"joint0"``
-                rule counts within them and so needs none.
+                takes them as the lengths (default: up to each sample's last non-zero frame);
+                the ``"joint0"`` rule counts joint-0 frames within them (default: all ``T``).
             input_layout: Overrides ``self.input_layout`` for this call.
 
         Returns:
@@ -225,14 +232,15 @@ class Preprocess(BaseModel):
         """
         if x.dim() != 5:
             raise ValueError(f"expected (N, C, T, V, M) positions, got shape {tuple(x.shape)}")
+        if x.shape[2] == 0 and x.shape[0] > 0:
+            raise ValueError(f"positions have no frames (T=0): shape {tuple(x.shape)}")
         rule = self.resolved_length_rule(input_layout)
         if rule == "clip" and lengths is None:
             lengths = clip_lengths(x)
         x = self.adapt(x, input_layout)
         x = self.fit_persons(x)
         if rule == "joint0":
-            # the padding frames hold no joint 0, so counting over the padded batch counts within each clip
-            lengths = valid_lengths(x)
+            lengths = valid_lengths(x, within=lengths)
         assert lengths is not None
         x = center_joints(x, self.resolved_center())
         x = resize_time(x, lengths, self.num_frames)

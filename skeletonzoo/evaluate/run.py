@@ -246,8 +246,10 @@ def _check_data(model: EvalModel, train: PreparedData, settings: EvalSettings, n
         )
     if model.preprocessing is None or meta.preprocessing is None:
         return
-    # compare validated pipelines, so that a field left at its default compares equal to it
-    ours, theirs = (Preprocess.from_dict(p).to_dict() for p in (model.preprocessing, meta.preprocessing))
+    # compare validated pipelines, so that a field left at its default compares equal to it (and
+    # an unset length rule to the rule it resolves to)
+    pipelines = [Preprocess.from_dict(p) for p in (model.preprocessing, meta.preprocessing)]
+    ours, theirs = ({**p.to_dict(), "length_rule": p.resolved_length_rule()} for p in pipelines)
     if ours != theirs:
         differing = sorted(k for k in ours if ours[k] != theirs[k])
         message = (
@@ -420,7 +422,8 @@ def evaluate_model(
         model: From :func:`load_eval_model`.
         data_dir: A prepared directory with ``train`` and ``test`` splits (``skeletonzoo prepare``);
             its positions are already normalised and go straight to the encoder.
-        settings: Protocols and hyper-parameters (default linear + kNN, the papers' settings).
+        settings: Protocols and hyper-parameters (default linear + kNN, the papers' settings but
+            for the linear head's initialisation).
         device: Where the encoder and the classifiers run.
         command: The command line, recorded with every metric.
         progress: Progress bars; default when stderr is a terminal.

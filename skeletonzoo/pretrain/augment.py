@@ -24,7 +24,7 @@ Shear, rotation and joint noise compute in float64 by default, as the original's
 (``precise``); the training views (:mod:`skeletonzoo.pretrain.views`) compute in the batch's
 dtype, float32, for speed.
 
-(The third defect, edge cuts drawn once per run and one-directional, is in ``pretrain.edge_cut``.)
+(The original's edge-cut defects, cuts drawn once per run and one-directional, are in ``pretrain.edge_cut``.)
 """
 
 from __future__ import annotations

@@ -41,9 +41,12 @@ def method_from_reference(
             (:func:`~skeletonzoo.models.stgcn.use_original_graph_order`); ``False`` takes the
             faster order, to continue training at full speed.
         **config: ``MethodConfig`` fields (temperature, momentum, topk, ...); the encoder,
-            queue size and feature size are taken from the checkpoint.
+            queue size and feature size are taken from the checkpoint. AimCLR's drop defaults
+            to the released code's (``attention_drop="threshold"``, ``drop_keep_prob=0.7``).
     """
     ref = source if isinstance(source, ReferenceCheckpoint) else load_reference_checkpoint(source, method)
+    if method == "aimclr":  # an original-code run: its released drop, unless told otherwise
+        config = {"attention_drop": "threshold", "drop_keep_prob": 0.7, **config}
     joint_q = ref.encoders["joint"]
     queue = ref.buffers["queue"]
     cfg = MethodConfig(

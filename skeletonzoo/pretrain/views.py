@@ -35,7 +35,8 @@ __all__ = ["StrongView", "normal_view", "strong_view"]
 
 
 class StrongView(Compose):
-    """Crop, shear, flip, rotate, Gaussian noise, Gaussian blur, axis mask, joint noise.
+    """Crop, shear, flip, rotate, Gaussian noise, Gaussian blur, axis mask, then joint noise
+    (MsMCLR's chain; ``joint_noise=False`` stops at the axis mask, AimCLR's).
 
     Why one pass gives the same result: the crop and the flip only move points, and every
     step up to the joint noise acts on each point (shear, rotation), each time series (blur)
