@@ -228,6 +228,7 @@ def test_pkummd_clips_labels_and_splits(pku_raw, tmp_path):
         np.testing.assert_array_equal(train.positions[k], Preprocess()(clip)[0].numpy())
     assert train.positions[1, ..., 1].any() and not train.positions[0, ..., 1].any()  # second person
     assert "no official count" in metas["xsub"].source["count_check"]
+    assert metas["xsub"].source["clip_frames"] == "start..end of the label line, 1-based, both included"
 
 
 def test_clips_without_a_skeleton_are_named_in_a_warning(pku_raw, tmp_path):

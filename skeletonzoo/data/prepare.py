@@ -318,6 +318,8 @@ def plan_pkummd(
             "phase": phase,
             "videos": len(videos),
             "split_files": {b: str(files.split_files[b]) for b in benchmarks},
+            # how a label line's frames are cut (data prepared before this key cut [start, end) 0-based)
+            "clip_frames": "start..end of the label line, 1-based, both included",
         },
         sizes=sizes,
     )
