@@ -24,11 +24,15 @@ def _views(kinds, n: int = 8, seed: int = 1) -> list[torch.Tensor]:
     return [x + 0.01 * torch.randn(x.shape, generator=g) for _ in kinds]
 
 
+# every method, and AimCLR with the released code's threshold drop (its paper recipes' drop)
+CASES = [(name, {}) for name in sorted(METHODS)] + [("aimclr", {"attention_drop": "threshold", "drop_keep_prob": 0.7})]
+
+
 @pytest.mark.parametrize("mining", [False, True], ids=["plain", "mining"])
-@pytest.mark.parametrize("name", sorted(METHODS))
-def test_loss_on_a_fixed_batch_decreases(name, mining):
+@pytest.mark.parametrize("name, fields", CASES, ids=[n + ("-threshold-drop" if f else "") for n, f in CASES])
+def test_loss_on_a_fixed_batch_decreases(name, fields, mining):
     cfg = MethodConfig(encoder=EncoderConfig(hidden_channels=4, hidden_dim=16, dropout=0.0), feature_dim=8,
-                       queue_size=16, momentum=1.0)  # fmt: skip
+                       queue_size=16, momentum=1.0, **fields)  # fmt: skip
     method = METHODS[name](cfg, torch.Generator().manual_seed(0))
     randomize_(method, seed=2)
     method.eval()  # BN on running statistics: the loss is a deterministic function of the weights

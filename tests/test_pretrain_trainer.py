@@ -237,6 +237,20 @@ def test_strong_view_flips_the_encoders_layout(tmp_path):
     assert result.epochs_run == 1 and result.weights.exists()
 
 
+
+def test_aimclr_trains_with_its_released_drop_and_extreme_view(tmp_path, data):
+    """The AimCLR paper recipes' settings (threshold drop, extreme view without joint noise) train."""
+    from skeletonzoo.pretrain.attention_drop import ThresholdAttentionDrop
+
+    fields = {"model.attention_drop": "threshold", "model.drop_keep_prob": 0.7, "augment.joint_noise": False}
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "aimclr", epochs=1, **{"optimizer.lr_steps": []}, **fields))
+    trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    assert trainer.views["strong"].joint_noise is None and len(trainer.views["strong"].augmentations) == 7
+    assert isinstance(trainer.method.drop, ThresholdAttentionDrop)
+    result = trainer.run()
+    assert result.epochs_run == 1 and result.weights.exists()
+
+
 def test_methods_with_ntu_groupings_refuse_other_layouts(tmp_path):
     for method, grouping in (("msmclr", "msmclr_parts10"), ("crosscale-sgclr", "crosscale_parts10")):
         with pytest.raises(RecipeError, match=f"{grouping}.*defined on 'ntu25'.*layout is 'nwucla20'"):
