@@ -60,7 +60,7 @@ def logreg_accuracy(
 
 
 def _features(model: torch.nn.Module, positions: np.ndarray) -> np.ndarray:
-    return np.asarray(skeletonzoo.embed(model, positions), dtype=np.float64)
+    return np.asarray(skeletonzoo.embed(model, positions, preprocess=False), dtype=np.float64)
 
 
 def main(argv: list[str] | None = None) -> None:
