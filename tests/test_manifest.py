@@ -48,6 +48,7 @@ PINNED: dict[tuple[str, str], int] = {
     ("skeletonclr-nwucla-xview", "a9c885a18e6e4e4c3108f8fb66c0334275ec37d6df69f550bc58fedd9c4de931"): 3720460,
     ("aimclr-nwucla-xview", "edba4b239927bf7eb2f66887630b0d60311f48f5b07c71e965af4e1b448279ea"): 3720476,
     ("sgclr-nwucla-xview", "60511a145c1bf770e46496ddc8652f88ba43d8e96f74f78d663571a233593d36"): 3720380,
+    ("aimclr-nwucla-xview", "cad7ab51eaa00abcdeed866f3132e754f7e585ce4e22a7d11b6ccc41da15a264"): 3720564,
 }
 
 
