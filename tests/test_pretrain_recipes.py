@@ -79,12 +79,13 @@ def test_summary_says_which_augmentations():
     aimclr = load_recipe("aimclr-ntu60-xsub", ["augment.corrected=true"]).summary()
     assert "corrected (extreme view without joint noise) augmentations" in aimclr
     assert "original-code (extreme view without joint noise)" in load_recipe("aimclr-ntu60-xsub").summary()
-    assert "joint noise" not in load_recipe("aimclr-nwucla-xview").summary()  # the published runs' chain
+    earlier = load_recipe("aimclr-nwucla-xview", ["augment.joint_noise=true"])  # edba4b239927's chain
+    assert "joint noise" not in earlier.summary()
 
 
 def test_aimclr_extreme_view_ends_at_the_axis_mask_as_its_released_feeder():
-    """AimCLR's Feeder_triple has no joint noise (MsMCLR's added it); the published NW-UCLA AimCLR
-    recipe keeps the chain it was trained with, and at that value the field is not written."""
+    """AimCLR's Feeder_triple has no joint noise (MsMCLR's added it); at the earlier value (the
+    chain of the NW-UCLA AimCLR entries before cad7ab51eaa0) the field is not written."""
     import json
 
     from skeletonzoo.pretrain.augment import AxisMask, JointNoise
@@ -92,7 +93,7 @@ def test_aimclr_extreme_view_ends_at_the_axis_mask_as_its_released_feeder():
 
     assert load_recipe("aimclr-ntu60-xsub").augment.joint_noise is False
     assert load_recipe("msmclr-ntu60-xsub").augment.joint_noise is True
-    assert load_recipe("aimclr-nwucla-xview").augment.joint_noise is True
+    assert load_recipe("aimclr-nwucla-xview").augment.joint_noise is False
     assert "joint_noise" not in json.loads(load_recipe("msmclr-nwucla-xview").model_dump_json())["augment"]
     short, full = strong_view(joint_noise=False), strong_view()
     assert isinstance(short.augmentations[-1], AxisMask) and isinstance(full.augmentations[-1], JointNoise)

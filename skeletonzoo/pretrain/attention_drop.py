@@ -9,15 +9,15 @@ spatially (joints) and temporally, and rescale what is kept.
   authors' repository, with ``keep_prob=0.7`` from its ``net/st_gcn.py``): deterministic, it
   zeroes the joints whose SimAM attention averaged over channels and frames reaches
   ``keep_prob``, then every (channel, frame, joint) position whose attention reaches it, each
-  time rescaling by (entries / kept entries) over the whole batch. The default of every AimCLR
-  recipe but NW-UCLA's. (Another version of that file in the repository's history sets the
+  time rescaling by (entries / kept entries) over the whole batch. The drop of every AimCLR
+  recipe. (Another version of that file in the repository's history sets the
   dropped entries back to 1 with its second mask assignment, so that nothing is dropped; this
   follows the version that drops, as the paper describes.)
 * :class:`EnergyAttentionDrop` is an earlier reading of the paper, written before the released
   code was consulted (DropGraph-style: random seeds weighted by attention, a dropped joint takes
   its graph neighbours, frames dropped in 7-frame blocks, target keep fraction ``keep_prob``).
-  The published ``aimclr-nwucla-xview`` entries were trained with it, so that recipe keeps it
-  (``model.attention_drop: sampled``).
+  The ``aimclr-nwucla-xview`` entries before ``cad7ab51eaa0`` were trained with it
+  (``--set model.attention_drop=sampled --set model.drop_keep_prob=0.9``).
 
 MsMCLR's encoder carries an unused module of this name; MsMCLR replaces the drop by the
 multi-scale motion attention (``models.msm_attention``).

@@ -62,10 +62,10 @@ class MethodConfig(BaseModel):
     attention_drop: Literal["threshold", "sampled"] = Field(
         "sampled",
         description="AimCLR's drop of the extreme view's features: 'threshold' is the released code's (zero "
-        "what SimAM attention puts at or above drop_keep_prob; the paper recipes, with 0.7); 'sampled' an "
+        "what SimAM attention puts at or above drop_keep_prob; every AimCLR recipe, with 0.7); 'sampled' an "
         "earlier DropGraph-style reading of the paper (random, attention-weighted; drop_keep_prob the kept "
-        "fraction), the default for recipes written before the field existed, and the published NW-UCLA "
-        "AimCLR entries' drop",
+        "fraction), the default for recipes written before the field existed, and the drop of the NW-UCLA "
+        "AimCLR entries before cad7ab51eaa0",
     )
     drop_keep_prob: float = Field(
         0.9, gt=0, le=1, description="AimCLR attention drop: the threshold ('threshold') or the kept fraction "
