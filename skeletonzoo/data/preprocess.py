@@ -22,11 +22,12 @@ exact pipeline its model was trained with.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from .._later_fields import LaterFieldsModel
 from ..skeleton.layouts import get_layout
 
 __all__ = [
@@ -139,7 +140,7 @@ def align_shoulders(x: torch.Tensor, left: int, right: int, eps: float = 1e-4) -
     return torch.stack([cos * px - sin * pz, py, sin * px + cos * pz], dim=1)
 
 
-class Preprocess(BaseModel):
+class Preprocess(LaterFieldsModel):
     """The normalisation a model was trained with; call it on raw ``(N, C, T, V, M)`` positions.
 
     The default is the NTU RGB+D / PKU-MMD pipeline of the original code (``*_position.npy``).
@@ -179,6 +180,8 @@ class Preprocess(BaseModel):
     shoulders: tuple[int, int] | None = None
     num_persons: int = Field(default=2, ge=1)
     length_rule: LengthRule | None = None
+    # length_rule came after files recording a Preprocess were published (checkpoint metadata, meta.json)
+    legacy_values: ClassVar[dict[str, object]] = {"length_rule": None}
 
     def resolved_length_rule(self, input_layout: str | None = None) -> LengthRule:
         """The length rule for input in ``input_layout`` (default ``self.input_layout``)."""
@@ -265,9 +268,7 @@ class Preprocess(BaseModel):
         return x
 
     def to_dict(self) -> dict[str, Any]:
-        # a length rule left to the layout is not written, so the metadata of files made
-        # before the field existed (published sha256s) reads and writes back the same
-        return self.model_dump(exclude={"length_rule"} if self.length_rule is None else None)
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:

@@ -17,19 +17,12 @@ import copy
 import difflib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .._later_fields import LaterFieldsModel
 from ..data.streams import Stream
 from .methods import METHODS, MethodConfig
 
@@ -51,7 +44,7 @@ class RecipeError(ValueError):
     """A recipe file is missing, malformed or invalid (the message names the field)."""
 
 
-class AugmentConfig(BaseModel):
+class AugmentConfig(LaterFieldsModel):
     """The views' augmentations (``pretrain.augment``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,14 +63,8 @@ class AugmentConfig(BaseModel):
         "ends with the axis mask (_aimclr.yaml: false). True for recipes written before the field existed",
     )
 
-    @model_serializer(mode="wrap")
-    def _leave_out_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
-        # joint_noise came after runs were published: at its default it is not written, so the
-        # recipes of those runs (their files' metadata, docs/training-logs) still dump equal
-        data = handler(self)
-        if data.get("joint_noise") is True:
-            del data["joint_noise"]
-        return data
+    # joint_noise came after runs were published (their files' metadata, docs/training-logs)
+    legacy_values: ClassVar[dict[str, object]] = {"joint_noise": True}
 
 
 class OptimizerConfig(BaseModel):

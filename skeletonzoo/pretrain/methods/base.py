@@ -9,9 +9,10 @@ from typing import ClassVar, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import ConfigDict, Field
 from torch import nn
 
+from ..._later_fields import LaterFieldsModel
 from ...models import EncoderConfig, MotionAttention, ProjectionHead, SkeletonEncoder
 from ...skeleton.groupings import JointGrouping
 from ...skeleton.layouts import get_layout
@@ -30,7 +31,7 @@ ViewKind = Literal["normal", "strong"]
 _Module = TypeVar("_Module", bound=nn.Module)
 
 
-class MethodConfig(BaseModel):
+class MethodConfig(LaterFieldsModel):
     """Hyper-parameters of a contrastive method (defaults: the papers' recipes).
 
     ``mining_epoch``: mining (AimCLR/MsMCLR) or the cross phase (CrosScale/CrosView) runs for
@@ -79,14 +80,8 @@ class MethodConfig(BaseModel):
         "the first negatives are not trivially separable (see pretrain.trainer)",
     )
 
-    @model_serializer(mode="wrap")
-    def _leave_out_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
-        # attention_drop came after runs were published: at its default it is not written, so the
-        # recipes of those runs (their files' metadata, docs/training-logs) still resolve and dump equal
-        data = handler(self)
-        if data.get("attention_drop") == "sampled":
-            del data["attention_drop"]
-        return data
+    # attention_drop came after runs were published (their files' metadata, docs/training-logs)
+    legacy_values: ClassVar[dict[str, object]] = {"attention_drop": "sampled"}
 
 
 @dataclass
