@@ -82,6 +82,18 @@ class ManifestError(SkeletonZooError):
 class DataFormatError(SkeletonZooError, ValueError):
     """A data file is truncated or malformed (the message names the file and line)."""
 
+    @classmethod
+    def damaged(cls, source: object, line: int, problem: str, state: str = "corrupt") -> DataFormatError:
+        """The error for a damaged raw file: where, what, and what to do about it.
+
+        Args:
+            source: The file.
+            line: 1-based line of the problem.
+            problem: What is wrong there.
+            state: ``"corrupt"``, ``"truncated"``, or another word for what the file is.
+        """
+        return cls(f"{source}, line {line}: {problem}; the file is {state} — download or extract it again")
+
 
 class PrepareError(SkeletonZooError):
     """A dataset preparation cannot go on: the raw folder is incomplete (its counts differ from

@@ -32,7 +32,6 @@ __all__ = ["read_ntu_skeleton", "parse_ntu_skeleton", "NUM_JOINTS", "BODY_FIELDS
 NUM_JOINTS = 25
 BODY_FIELDS = 10
 JOINT_FIELDS = 12
-_REDO = "download or extract it again"
 
 
 def read_ntu_skeleton(path: str | Path, *, max_bodies: int = 2) -> np.ndarray:
@@ -54,9 +53,7 @@ def read_ntu_skeleton(path: str | Path, *, max_bodies: int = 2) -> np.ndarray:
         text = path.read_bytes().decode("ascii")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise DataFormatError(
-            f"{path}, line {line}: non-ASCII byte in an NTU .skeleton file; the file is corrupt — {_REDO}"
-        ) from None
+        raise DataFormatError.damaged(path, line, "non-ASCII byte in an NTU .skeleton file") from None
     return parse_ntu_skeleton(text, source=str(path), max_bodies=max_bodies)
 
 
@@ -137,7 +134,7 @@ class _Lines:
 
     def fail(self, message: str, line: int | None = None, *, state: str = "corrupt") -> DataFormatError:
         """The error for ``message`` at ``line`` (default: the last line read), with what to do."""
-        return DataFormatError(f"{self.source}, line {line or self.pos}: {message}; the file is {state} — {_REDO}")
+        return DataFormatError.damaged(self.source, line or self.pos, message, state)
 
     def fields(self, expected: int, what: str, context: str) -> list[float]:
         if self.pos >= len(self.lines):

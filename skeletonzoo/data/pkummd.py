@@ -55,11 +55,6 @@ class PKUAction:
     line: int = 0
 
 
-def _damaged(path: Path, line: int, problem: str, state: str = "corrupt") -> DataFormatError:
-    """The error for a skeleton file's ``line``, with what to do."""
-    return DataFormatError(f"{path}, line {line}: {problem}; the file is {state} — download or extract it again")
-
-
 def read_pku_skeleton(path: str | Path) -> np.ndarray:
     """Read a skeleton file: float32 ``(3, T, 25, 2)``.
 
@@ -80,14 +75,14 @@ def read_pku_skeleton(path: str | Path) -> np.ndarray:
             fields = line.split()
             if len(fields) != _VALUES_PER_FRAME:
                 cut = len(fields) < _VALUES_PER_FRAME and k == len(lines)  # a short last line: cut mid-line
-                raise _damaged(path, k, f"expected {_VALUES_PER_FRAME} numbers (2 persons x 25 joints x xyz), "
-                               f"found {len(fields)}", "truncated" if cut else "corrupt")  # fmt: skip
+                problem = f"expected {_VALUES_PER_FRAME} numbers (2 persons x 25 joints x xyz), found {len(fields)}"
+                raise DataFormatError.damaged(path, k, problem, "truncated" if cut else "corrupt")
             try:
                 row = np.array(fields, dtype=np.float64)
             except ValueError:
-                raise _damaged(path, k, f"non-numeric value in {line.strip()[:60]!r}...") from None
+                raise DataFormatError.damaged(path, k, f"non-numeric value in {line.strip()[:60]!r}...") from None
             if not np.isfinite(row).all():
-                raise _damaged(path, k, "non-finite coordinate")
+                raise DataFormatError.damaged(path, k, "non-finite coordinate")
         raise DataFormatError(f"{path}: malformed PKU-MMD skeleton file")  # pragma: no cover
     # (T, 150) -> (T, M=2, V=25, C=3) -> (C, T, V, M)
     return values.reshape(len(lines), 2, 25, 3).transpose(3, 0, 2, 1).astype(np.float32)
