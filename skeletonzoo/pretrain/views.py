@@ -56,9 +56,8 @@ class StrongView(Compose):
         self.flip = SpatialFlip(0.5, flip_index, mirror=corrected)
         self.blur = GaussianBlur(normalize=corrected)
         self.joint_noise: JointNoise | None = None
-        if joint_noise:
-            limits: dict[str, int | None] = {"max_frames": None, "max_persons": None} if corrected else {}
-            self.joint_noise = JointNoise(**limits, precise=False)
+        if joint_noise:  # the corrected view's reaches every frame and person
+            self.joint_noise = JointNoise(None, None, precise=False) if corrected else JointNoise(precise=False)
         steps = [self.crop, Shear(shear, precise=False), self.flip, Rotate(precise=False), GaussianNoise(), self.blur,
                  AxisMask(), *([self.joint_noise] if self.joint_noise else [])]  # fmt: skip
         super().__init__(steps)
