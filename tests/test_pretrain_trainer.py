@@ -238,6 +238,29 @@ def test_strong_view_flips_the_encoders_layout(tmp_path):
 
 
 
+def test_spectral_temporal_convolutions_train_and_resume_bit_identically(tmp_path, data, monkeypatch):
+    """temporal_conv: spectral reaches the encoders' wide blocks (hidden_dim 32: the last block's
+    stride-1 convolution), and an interrupted run resumes to the uninterrupted weights."""
+    from skeletonzoo.models.stgcn import TemporalConv
+
+    fields = {"temporal_conv": "spectral", "model.encoder.hidden_dim": 32}
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "msmclr", **fields))
+    trainer = Trainer(recipe, data, tmp_path / "straight", progress=False)
+    tcns = [m for m in trainer.method.modules() if isinstance(m, TemporalConv)]
+    assert tcns and all(m.algorithm == "spectral" for m in tcns)
+    x = torch.zeros(1, 32, 3, 25)
+    assert sum(m.uses_spectral(x) for m in tcns if m.conv.in_channels == 32 and m.conv.stride[0] == 1) == 2
+    trainer.run()
+    original_step = Trainer.step
+    stop_after_steps(monkeypatch, 4)
+    with pytest.raises(TrainingInterrupted):
+        Trainer(recipe, data, tmp_path / "resumed", progress=False).run()
+    monkeypatch.setattr(Trainer, "step", original_step)
+    Trainer(recipe, data, tmp_path / "resumed", resume=True, progress=False).run()
+    straight, resumed = (_state(tmp_path / f"{run}/checkpoints/last.pt") for run in ("straight", "resumed"))
+    _assert_same_state(straight, resumed)
+
+
 def test_aimclr_trains_with_its_released_drop_and_extreme_view(tmp_path, data):
     """The AimCLR paper recipes' settings (threshold drop, extreme view without joint noise) train."""
     from skeletonzoo.pretrain.attention_drop import ThresholdAttentionDrop

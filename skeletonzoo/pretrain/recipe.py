@@ -90,7 +90,7 @@ class OptimizerConfig(BaseModel):
         return self.lr * self.gamma ** sum(epoch > s for s in self.lr_steps)
 
 
-class Recipe(BaseModel):
+class Recipe(LaterFieldsModel):
     """A validated pretraining recipe.
 
     Attributes:
@@ -106,6 +106,11 @@ class Recipe(BaseModel):
         drop_last: Drop the last incomplete batch of an epoch (the original loaders do).
         amp: ``"bf16"`` runs the ST-GCN blocks under ``torch.autocast`` in bfloat16 (heads,
             attention, logits, losses and queues stay float32); ``"none"`` is plain float32.
+        temporal_conv: How float32 blocks compute their temporal convolutions on a CPU:
+            ``"spectral"`` in the frequency domain where that pays (the same function to
+            float rounding, about a third of the products; ``models.spectral_conv``),
+            ``"direct"`` with ``nn.Conv2d``, as every run before the option existed did (its
+            legacy value: not written into dumps). No effect under ``amp: bf16`` or on GPUs.
         seed: Seeds model initialisation, data order, augmentations and dropout.
         checkpoint_every: Write a resumable checkpoint every this many epochs (and at the end).
         checkpoint_every_steps: Also every this many optimiser steps (0: off).
@@ -114,6 +119,8 @@ class Recipe(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # temporal_conv came after runs were published (their resolved recipes, docs/training-logs)
+    legacy_values: ClassVar[dict[str, object]] = {"temporal_conv": "direct"}
 
     name: str
     method: str
@@ -128,6 +135,7 @@ class Recipe(BaseModel):
     batch_size: int = Field(128, ge=1)
     drop_last: bool = True
     amp: Literal["none", "bf16"] = "none"
+    temporal_conv: Literal["direct", "spectral"] = "direct"
     seed: int = 0
     checkpoint_every: int = Field(10, ge=1)
     checkpoint_every_steps: int = Field(0, ge=0)
@@ -160,7 +168,9 @@ class Recipe(BaseModel):
             f"{self.epochs} epochs, batch {self.batch_size}, lr {self.optimizer.lr} "
             f"(x{self.optimizer.gamma} after {list(self.optimizer.lr_steps)}), queue {m.queue_size}, "
             f"T={m.temperature}, m={m.momentum}, {phase}, "
-            f"{views} augmentations, amp {self.amp}, seed {self.seed}"
+            f"{views} augmentations, amp {self.amp}"
+            + (", spectral temporal convolutions" if self.temporal_conv == "spectral" else "")
+            + f", seed {self.seed}"
         )
 
 

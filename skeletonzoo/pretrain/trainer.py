@@ -10,6 +10,8 @@ One :class:`Trainer` runs one recipe on one prepared dataset:
   processors do).
 * **Precision**: ``amp: bf16`` runs the ST-GCN blocks of every encoder in bfloat16 autocast
   (``SkeletonEncoder.compute_dtype``); heads, logits, losses and queues stay float32.
+  ``temporal_conv: spectral`` computes float32 temporal convolutions on the CPU in the
+  frequency domain (``models.spectral_conv``: the same function, about a third of the products).
 * **Step**: the method's forward (which momentum-updates the key side and enqueues the keys,
   gathered from every process first, so an N-process run keeps one process's queue
   semantics), a finiteness check agreed by every process, backward, SGD.
@@ -64,6 +66,7 @@ from ..exceptions import (
 )
 from ..manifest import CARD_EVALUATION_HEADING, card_file_line
 from ..models import SkeletonEncoder
+from ..models.stgcn import set_temporal_conv
 from ..skeleton.layouts import get_layout
 from ._provenance import software
 from .augment import Compose
@@ -224,6 +227,8 @@ class Trainer:
         if hasattr(self.method, "generator"):
             self.method.generator = torch.Generator(self.device).manual_seed(recipe.seed * 104729 + self.rank + 2)
         self.views = self._build_views()
+        # the float32 blocks' temporal convolutions (CPU): direct or in the frequency domain
+        set_temporal_conv(self.method, recipe.temporal_conv)
         if recipe.amp == "bf16":
             # mixed precision inside the ST-GCN blocks only: maps, heads, logits, losses and the
             # queues stay float32 (SkeletonEncoder.compute_dtype)
@@ -236,8 +241,9 @@ class Trainer:
                     "oneDNN has them from AVX-512 on) runs the ST-GCN blocks on emulated paths, 10-13x "
                     "slower than float32 on an AVX2 AMD EPYC (an MsMCLR step at batch 128: 160.5 s against "
                     "12.4 s; SkeletonCLR 1.4 against 14-18 samples/s; docs/benchmarks.md). To train in "
-                    "float32, add --set amp=none (the published NW-UCLA weights were trained in bf16: a "
-                    "float32 run follows another trajectory).",
+                    "float32, add --set amp=none, and --set temporal_conv=spectral for its faster temporal "
+                    "convolutions (the published NW-UCLA weights were trained in bf16: a float32 run "
+                    "follows another trajectory).",
                     SlowPrecisionWarning,
                     stacklevel=3,  # Trainer's caller
                 )
