@@ -27,7 +27,10 @@ The training path computes the same maths as the original, more cheaply:
   :meth:`SkeletonEncoder.forward_maps` returns a ``channels_last`` tensor;
 * dropout draws its keep mask from random bytes (:func:`keep_mask`, exactly the same
   Bernoulli(1 - p) distribution as ``nn.Dropout`` for the papers' p = 0.5) and is fused with the
-  residual addition into one ``addcmul``; ReLUs run in place where autograd allows.
+  residual addition into one ``addcmul``; ReLUs run in place where autograd allows;
+* on request (:func:`set_temporal_conv`, recipe ``temporal_conv: spectral``) the wide stride-1
+  temporal convolutions run in the frequency domain (``models.spectral_conv``): the same
+  function with about a third of the products, rounding differently (float32: a few 1e-6).
 """
 
 from __future__ import annotations
