@@ -54,6 +54,8 @@ from _common import alternate, machine, median, write_section  # noqa: E402
 from skeletonzoo._machine import cpu_has_bf16_kernels  # noqa: E402
 from skeletonzoo.convert import reference_encoder_key  # noqa: E402
 from skeletonzoo.models import SkeletonEncoder  # noqa: E402
+from skeletonzoo.models.spectral_conv import spectral_temporal_conv  # noqa: E402
+from skeletonzoo.models.stgcn import TemporalConv, set_temporal_conv  # noqa: E402
 from skeletonzoo.pretrain.augment import (  # noqa: E402
     NTU_FLIP_INDEX,
     AxisMask,
@@ -693,23 +695,37 @@ def last_block_conv_seconds(
     model: nn.Module, forward: Callable[[], object], device: torch.device, repeats: int
 ) -> tuple[float, float]:
     """The last ST-GCN block's temporal convolution (256 -> 256 channels, 9x1) alone, at the
-    shapes and memory format one step of ``model`` gives it: forward, plus backward where the
-    step needs gradients (query encoders). Returns (median seconds per step, GFLOP/s).
+    shapes and memory format one step of ``model`` gives it, computed as that step computes it
+    (oneDNN's direct convolution, or ours' spectral one where the recipe's ``temporal_conv``
+    takes it): forward, plus backward where the step needs gradients (query encoders).
+    Returns (median seconds per step, GFLOP/s of the direct algorithm's products).
 
-    It is the largest computation of every step and runs in oneDNN for both implementations,
-    so it bounds how far the rest can move the whole step's ratio.
+    It is the largest computation of every step: with the direct algorithm in both, it bounds
+    how far the rest can move the whole step's ratio.
     """
-    calls: list[tuple[nn.Conv2d, torch.Size, torch.memory_format, bool]] = []
+    # (weight, bias, stride, padding, input shape, memory format, gradients?, spectral?)
+    calls: list[tuple[torch.Tensor, torch.Tensor | None, int, int, torch.Size, torch.memory_format, bool, bool]] = []
 
-    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        x = inputs[0]
-        fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
+    def fmt_of(x: torch.Tensor) -> torch.memory_format:
+        return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
             else torch.contiguous_format
-        calls.append((module, x.shape, fmt, torch.is_grad_enabled() and module.weight.requires_grad))  # type: ignore[arg-type]
 
+    def record_conv(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        x = inputs[0]
+        grad = torch.is_grad_enabled() and module.weight.requires_grad  # type: ignore[union-attr]
+        calls.append((module.weight, module.bias, module.stride[0], module.padding[0], x.shape, fmt_of(x), grad, False))  # type: ignore[arg-type,index]
+
+    def record_tcn(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        assert isinstance(module, TemporalConv)
+        x, conv = inputs[0], module.conv  # the conv's input has x's shape (BatchNorm, ReLU)
+        grad = torch.is_grad_enabled() and conv.weight.requires_grad
+        calls.append((conv.weight, conv.bias, conv.stride[0], conv.padding[0], x.shape, torch.channels_last, grad,  # type: ignore[arg-type]
+                      module.uses_spectral(x)))  # fmt: skip
+
+    tcns = [m for m in model.modules() if isinstance(m, TemporalConv) and m.conv.in_channels == 256]
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (9, 1)
-             and m.in_channels == 256]  # fmt: skip
-    hooks = [m.register_forward_hook(record) for m in convs]
+             and m.in_channels == 256 and not any(m is t.conv for t in tcns)]  # fmt: skip
+    hooks = [m.register_forward_hook(record_tcn) for m in tcns] + [m.register_forward_hook(record_conv) for m in convs]
     try:
         forward()
     finally:
@@ -718,19 +734,22 @@ def last_block_conv_seconds(
     g = torch.Generator(device=device).manual_seed(0)
     prepared = []
     flops = 0.0
-    for module, shape, fmt, grad in calls:
+    for weight, bias, stride, pad, shape, fmt, grad, spectral in calls:
         x = torch.randn(shape, generator=g, device=device).contiguous(memory_format=fmt).requires_grad_(grad)
-        w = module.weight.detach().clone().contiguous(memory_format=fmt).requires_grad_(grad)
-        b = None if module.bias is None else module.bias.detach().clone().requires_grad_(grad)
-        prepared.append((x, w, b, module, grad))
+        w = weight.detach().clone().contiguous(memory_format=fmt).requires_grad_(grad)
+        b = None if bias is None else bias.detach().clone().requires_grad_(grad)
+        prepared.append((x, w, b, stride, pad, grad, spectral))
         r, c, t, v = shape
-        k, stride, pad = module.kernel_size[0], module.stride[0], module.padding[0]
-        t_out = (t + 2 * pad - k) // stride + 1  # type: ignore[operator]
-        flops += 2.0 * r * t_out * v * c * module.out_channels * k * (3 if grad else 1)  # backward: 2x forward
+        k = w.shape[2]
+        t_out = (t + 2 * pad - k) // stride + 1
+        flops += 2.0 * r * t_out * v * c * w.shape[0] * k * (3 if grad else 1)  # backward: 2x forward
 
     def run() -> None:
-        for x, w, b, module, grad in prepared:
-            y = F.conv2d(x, w, b, module.stride, module.padding)
+        for x, w, b, stride, pad, grad, spectral in prepared:
+            if spectral:
+                y = spectral_temporal_conv(x, w, b, stride)
+            else:
+                y = F.conv2d(x, w, b, (stride, 1), (pad, 0))
             if grad:
                 torch.autograd.grad(y, [x, w] + ([b] if b is not None else []), torch.ones_like(y))
 
@@ -741,28 +760,33 @@ def last_block_conv_seconds(
 # aten operators that do the dense products of a step (convolutions, matrix products); their
 # self time is the part of a step that runs in oneDNN / BLAS kernels in both implementations
 DENSE_OPS = frozenset({"aten::mkldnn_convolution", "aten::convolution_backward", "aten::mm", "aten::bmm",
-                       "aten::addmm", "aten::baddbmm", "aten::addbmm", "aten::_convolution",
+                       "aten::addmm", "aten::baddbmm", "aten::baddbmm_", "aten::addbmm", "aten::_convolution",
                        "aten::cudnn_convolution", "aten::cudnn_convolution_backward"})  # fmt: skip
 
 
-def dense_product_seconds(step: Callable[[], None], device: torch.device) -> tuple[float, float]:
-    """One ``step`` under ``torch.profiler``: (seconds of self time in :data:`DENSE_OPS`, seconds
-    of the profiled step). CPU only (on CUDA the kernels run asynchronously): ``(nan, nan)``.
+def dense_product_seconds(step: Callable[[], None], device: torch.device, steps: int = 2) -> tuple[float, float]:
+    """``steps`` steps, each under ``torch.profiler``: (seconds of self time in :data:`DENSE_OPS`,
+    seconds of the profiled step), of the step whose wall time was shortest (one profiled step
+    alone was sometimes 1.7x slower than the unprofiled ones). CPU only (on CUDA the kernels run
+    asynchronously): ``(nan, nan)``.
 
-    Why: both implementations compute the same convolutions and matrix products with the same
-    library kernels, so a step can be at most ``eager step / ours' dense seconds`` times
-    faster than eager's without computing fewer products; this is that bound, measured.
+    Why: a step can be at most ``eager step / ours' dense seconds`` times faster than eager's
+    without computing fewer products; this is that bound, measured.
     """
     if device.type != "cpu":
         return math.nan, math.nan
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        start = time.perf_counter()
-        step()
-        wall = time.perf_counter() - start
-    dense_us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in DENSE_OPS)
-    return dense_us / 1e6, wall
+    runs = []
+    for _ in range(steps):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            start = time.perf_counter()
+            step()
+            wall = time.perf_counter() - start
+        dense_us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in DENSE_OPS)
+        runs.append((wall, dense_us / 1e6))
+    wall, dense = min(runs)
+    return dense, wall
 
 
 def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True) -> dict[str, object]:
@@ -770,6 +794,9 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
     method, n, m = CASES[case]
     ours = build_ours(method).to(device)
     eager = eager_from_ours(ours).to(device)
+    # fp32 as the papers' float32 recipes train (temporal_conv: spectral); "fp32-direct" with
+    # oneDNN's direct temporal convolution, as before that option
+    set_temporal_conv(ours, "spectral")
     x = _batch(n, m, device, seed=n + m)
     g_views = torch.Generator(device=device).manual_seed(0)
     views = [(strong_view() if k == "strong" else normal_view())(x, g_views) for k in ours.views]
@@ -778,6 +805,9 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     # each check on a copy: a forward moves the key encoder and the queue
     loss_ours, loss_eager, proj_diff = check_step_equivalence(copy.deepcopy(ours), copy.deepcopy(eager), views)
+    ours_direct = set_temporal_conv(copy.deepcopy(ours), "direct")
+    loss_direct, _, proj_diff_direct = check_step_equivalence(ours_direct, copy.deepcopy(eager), views)
+    del ours_direct
     loss_bf16 = proj_diff_bf16 = math.nan
     if bf16:
         ours_bf16 = copy.deepcopy(ours)
@@ -786,9 +816,10 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
         del ours_bf16
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
-    if abs(loss_ours - loss_eager) > 1e-4 * max(1.0, abs(loss_eager)) or proj_diff > 1e-4:
-        raise SystemExit(f"{case}: ours differs from the eager baseline: loss {loss_ours} vs {loss_eager}, "
-                         f"projections by {proj_diff:.1e}")  # fmt: skip
+    for label, loss, diff in (("spectral", loss_ours, proj_diff), ("direct", loss_direct, proj_diff_direct)):
+        if abs(loss - loss_eager) > 1e-4 * max(1.0, abs(loss_eager)) or diff > 1e-4:
+            raise SystemExit(f"{case}: ours ({label} temporal convolutions) differs from the eager baseline: "
+                             f"loss {loss} vs {loss_eager}, projections by {diff:.1e}")  # fmt: skip
     ours.train()
     eager.train()
 
@@ -802,7 +833,7 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
     # the original's feeder draws views on the CPU, sample by sample
     x_cpu, g_eager = x.cpu(), torch.Generator().manual_seed(2)
 
-    view_times: dict[str, list[float]] = {"eager": [], "fp32": [], "bf16": []}
+    view_times: dict[str, list[float]] = {"eager": [], "fp32": [], "fp32-direct": [], "bf16": []}
 
     def timed_views(name: str, make: Callable[[], list[torch.Tensor]]) -> list[torch.Tensor]:
         start = time.perf_counter()
@@ -817,11 +848,12 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
         loss.backward()
         opt_eager.step()
 
-    def step_ours(dtype: torch.dtype | None) -> Callable[[], None]:
-        name = "fp32" if dtype is None else "bf16"
+    def step_ours(dtype: torch.dtype | None, algorithm: str = "spectral") -> Callable[[], None]:
+        name = "bf16" if dtype is not None else "fp32" if algorithm == "spectral" else "fp32-direct"
 
         def run() -> None:
             _set_blocks_dtype(ours, dtype)
+            set_temporal_conv(ours, algorithm)
             out = ours(timed_views(name, lambda: [augs[k](x, g_ours) for k in ours.views]))
             opt_ours.zero_grad()
             out.loss.backward()
@@ -829,11 +861,12 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
 
         return run
 
-    fns = {"eager": step_eager, "fp32": step_ours(None)}
+    fns = {"eager": step_eager, "fp32": step_ours(None), "fp32-direct": step_ours(None, "direct")}
     if bf16:
         fns["bf16"] = step_ours(torch.bfloat16)
     times = alternate(fns, repeats, _sync(device))
     _set_blocks_dtype(ours, None)
+    set_temporal_conv(ours, "spectral")
     t = {k: median(v) for k, v in times.items()}
     t.setdefault("bf16", math.nan)
     view_times["bf16"] = view_times["bf16"] or [math.nan]
@@ -847,6 +880,7 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
     dense_ours, profiled_ours = dense_product_seconds(step_ours(None), device)
     row = {"case": case, "device": device.type, "n": n, "m": m, "loss": loss_eager,
            "diff": abs(loss_ours - loss_eager), "bf16_diff": abs(loss_bf16 - loss_eager),
+           "direct_diff": abs(loss_direct - loss_eager), "proj_diff_direct": proj_diff_direct,
            "proj_diff": proj_diff, "proj_diff_bf16": proj_diff_bf16,
            **{f"{k}_sps": n / v for k, v in t.items()},
            **{f"{k}_views_s": median(v) for k, v in view_times.items()},
@@ -855,11 +889,14 @@ def bench_step(case: str, device: torch.device, repeats: int, bf16: bool = True)
            "rest_ratio": (t["eager"] - conv_eager) / (t["fp32"] - conv_ours),
            "dense_eager_s": dense_eager, "dense_ours_s": dense_ours,
            "dense_share_eager": dense_eager / profiled_eager, "dense_share_ours": dense_ours / profiled_ours,
-           "dense_bound": t["eager"] / dense_ours, "eager_n_s": t["eager"], "fp32_n_s": t["fp32"]}  # fmt: skip
+           "dense_bound": t["eager"] / dense_ours, "eager_n_s": t["eager"], "fp32_n_s": t["fp32"],
+           "profiled_eager_s": profiled_eager, "profiled_ours_s": profiled_ours}  # fmt: skip
     print(f"{case} [{device.type}] N={n} M={m}: eager {n / t['eager']:.1f} samples/s, "
-          f"ours fp32 {n / t['fp32']:.1f} ({t['eager'] / t['fp32']:.2f}x), "
+          f"ours fp32 {n / t['fp32']:.1f} ({t['eager'] / t['fp32']:.2f}x; with direct temporal convolutions "
+          f"{n / t['fp32-direct']:.1f}, {t['eager'] / t['fp32-direct']:.2f}x), "
           f"ours bf16 blocks {n / t['bf16']:.1f} ({t['eager'] / t['bf16']:.2f}x); "
-          f"eval-mode loss {loss_eager:.6f}, |ours - eager| {row['diff']:.1e} (projections {proj_diff:.1e}), "
+          f"eval-mode loss {loss_eager:.6f}, |ours - eager| {row['diff']:.1e} (projections {proj_diff:.1e}; "
+          f"direct {row['direct_diff']:.1e}, {proj_diff_direct:.1e}), "
           f"|bf16 - eager| {row['bf16_diff']:.1e} (projections {proj_diff_bf16:.1e}); "
           f"step s eager {t['eager']:.2f}, fp32 {t['fp32']:.2f}, bf16 {t['bf16']:.2f}, of which views "
           f"{row['eager_views_s']:.2f} / {row['fp32_views_s']:.3f} / {row['bf16_views_s']:.3f}; "
@@ -1019,14 +1056,18 @@ def main() -> None:
         "One step = augmentation of the views + forward + backward + SGD step + momentum update + "
         f"enqueue, queue K={QUEUE_SIZE}, non-mining phase. Eager: written like the original code "
         "(nn.Sequential tcn with nn.Dropout, einsum graph conv, per-parameter momentum loop, views "
-        "sample by sample). fp32: ours in float32. bf16 blocks: ours with the ST-GCN blocks in "
+        "sample by sample). fp32: ours in float32 as the papers' float32 recipes train it (`temporal_conv: "
+        "spectral`: stride-1 temporal convolutions of 32+ channels in the frequency domain, "
+        "`models/spectral_conv.py`); fp32, direct tconv: the same with oneDNN's direct temporal "
+        "convolution everywhere (`temporal_conv: direct`). bf16 blocks: ours with the ST-GCN blocks in "
         "bfloat16 autocast (recipe `amp: bf16`). Checked first, in eval mode (dropout off) on the same "
         "views: loss and normalised query projections (every query encoder) against eager.",
         "",
-        "| case | device | N, M | eager samples/s | ours fp32 samples/s | ratio | ours bf16 blocks samples/s "
-        "| ratio | views s/step eager / ours | loss diff fp32 / bf16 | projection diff fp32 / bf16 "
+        "| case | device | N, M | eager samples/s | ours fp32 samples/s | ratio | ours fp32, direct tconv "
+        "samples/s | ratio | ours bf16 blocks samples/s | ratio | views s/step eager / ours "
+        "| loss diff fp32 / direct / bf16 | projection diff fp32 / direct / bf16 "
         "| last tconv s/step eager / ours (GFLOP/s) | fp32 ratio without it |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     def bf16_cell(value: object, spec: str, unit: str = "") -> str:  # "-" where --bf16 left it out
         return "-" if math.isnan(value) else format(value, spec) + unit  # type: ignore[arg-type]
@@ -1034,11 +1075,12 @@ def main() -> None:
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['device']} | {r['n']}, {r['m']} | {r['eager_sps']:.1f} | {r['fp32_sps']:.1f} "
-            f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {bf16_cell(r['bf16_sps'], '.1f')} "
+            f"| {r['fp32_sps'] / r['eager_sps']:.2f}x | {r['fp32-direct_sps']:.1f} "
+            f"| {r['fp32-direct_sps'] / r['eager_sps']:.2f}x | {bf16_cell(r['bf16_sps'], '.1f')} "
             f"| {bf16_cell(r['bf16_sps'] / r['eager_sps'], '.2f', 'x')} "
             f"| {r['eager_views_s']:.2f} / {r['fp32_views_s']:.3f} "
-            f"| {r['diff']:.1e} / {bf16_cell(r['bf16_diff'], '.1e')} "
-            f"| {r['proj_diff']:.1e} / {bf16_cell(r['proj_diff_bf16'], '.1e')} "
+            f"| {r['diff']:.1e} / {r['direct_diff']:.1e} / {bf16_cell(r['bf16_diff'], '.1e')} "
+            f"| {r['proj_diff']:.1e} / {r['proj_diff_direct']:.1e} / {bf16_cell(r['proj_diff_bf16'], '.1e')} "
             f"| {r['conv_eager_s']:.2f} ({r['conv_eager_gflops']:.0f}) / {r['conv_ours_s']:.2f} "
             f"({r['conv_ours_gflops']:.0f}) | {r['rest_ratio']:.2f}x |"
         )
@@ -1049,11 +1091,11 @@ def main() -> None:
         lines += [
             "",
             "*last tconv*: the last block's 256 -> 256 (9x1) temporal convolution timed alone at the "
-            "shapes and memory format the step gives it (forward, and backward for the query encoders; "
-            "`last_block_conv_seconds`). It is the largest computation of the step and runs in oneDNN "
-            "at about the same speed in both, so only the rest of the step can differ: *fp32 ratio "
-            "without it* is (eager step - its tconv) / (ours - its tconv). With the convolution near "
-            "40 % of ours, a 2x float32 step would need the rest about 3x faster than eager's.",
+            "shapes and memory format the step gives it, computed as the fp32 step computes it (eager: "
+            "oneDNN's direct convolution; ours: spectral), forward, and backward for the query encoders "
+            "(`last_block_conv_seconds`); GFLOP/s counts the direct algorithm's products for both, so "
+            "ours' figure is an effective rate. It is the largest computation of the step: *fp32 ratio "
+            "without it* is (eager step - its tconv) / (ours - its tconv).",
         ]
     profiled = [r for r in rows if not math.isnan(r["dense_ours_s"])]  # type: ignore[arg-type]
     if any(r["device"] == "cuda" for r in rows):
@@ -1066,21 +1108,23 @@ def main() -> None:
     if profiled:
         lines += [
             "",
-            "Where the float32 steps' time goes: one more step of each under `torch.profiler` "
-            "(`dense_product_seconds`), the self time of the operators that do the dense products (all "
-            "convolutions and matrix products, forward and backward, which run in oneDNN / BLAS kernels in "
-            "both; ours' take less time than eager's because its graph convolution aggregates over joints "
-            "on the narrower input channels, `stgcn.GraphConv`). A float32 step computing ours' products "
-            "cannot be more than *eager step / ours' dense products* faster than eager's, however fast "
+            "Where the float32 steps' time goes: two more steps of each under `torch.profiler`, the "
+            "faster of the two (`dense_product_seconds`), the self time of the operators that do the "
+            "dense products (all convolutions and matrix products, forward and backward, in oneDNN / "
+            "BLAS kernels; ours' are fewer: its graph convolution aggregates over joints on the "
+            "narrower input channels, `stgcn.GraphConv`, and its wide temporal convolutions are "
+            "products per frequency, `spectral_conv`). A float32 step computing ours' products cannot "
+            "be more than *eager step / ours' dense products* faster than eager's, however fast "
             "everything else becomes.",
             "",
             "| case | device | dense products s/step eager / ours fp32 | share of the profiled step eager / ours "
-            "| fp32 ratio if the rest took no time | fp32 ratio of the rest (step minus dense products) |",
+            "| fp32 ratio if the rest took no time | fp32 ratio of the rest (profiled step minus dense products) |",
             "|---|---|---|---|---|---|",
         ]
         for r in profiled:
-            rest_eager = r["eager_n_s"] - r["dense_eager_s"]  # type: ignore[operator]
-            rest_ours = r["fp32_n_s"] - r["dense_ours_s"]  # type: ignore[operator]
+            # both from the profiled steps (one step each: the profiled wall time moves between runs)
+            rest_eager = r["profiled_eager_s"] - r["dense_eager_s"]  # type: ignore[operator]
+            rest_ours = r["profiled_ours_s"] - r["dense_ours_s"]  # type: ignore[operator]
             lines.append(
                 f"| {r['case']} | {r['device']} | {r['dense_eager_s']:.2f} / {r['dense_ours_s']:.2f} "
                 f"| {r['dense_share_eager']:.0%} / {r['dense_share_ours']:.0%} | {r['dense_bound']:.2f}x "

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, median, write_section  # noqa: E402
 
 from skeletonzoo.models.msm_attention import group_features  # noqa: E402
-from skeletonzoo.models.stgcn import GraphConv, SkeletonEncoder, dropout_add  # noqa: E402
+from skeletonzoo.models.spectral_conv import spectral_temporal_conv  # noqa: E402
+from skeletonzoo.models.stgcn import SPECTRAL_MIN_CHANNELS, GraphConv, SkeletonEncoder, dropout_add  # noqa: E402
 from skeletonzoo.pretrain.augment import GaussianBlur, JointNoise, SpatialFlip, TemporalCrop  # noqa: E402
 from skeletonzoo.skeleton.groupings import MSMCLR_PARTS_10  # noqa: E402
 
@@ -138,6 +139,27 @@ def cases() -> list[tuple[str, str, Callable[[], object], Callable[[], object], 
     rows.append(("temporal conv 256->256 9x1, channels_last: float32 -> bf16 autocast", "(128, 256, 13, 25)",
                  rows[-2][3], rows[-1][3],
                  lambda: float((conv(m9) - tconv(m9.contiguous(memory_format=CL))).abs().max())))  # fmt: skip
+
+    # 4b. every temporal convolution of the encoder (hidden 16): direct (oneDNN, channels_last)
+    # against the spectral algorithm, float32; where ours applies it: stride 1, 32+ channels
+    for channels, frames, stride in ((16, 50, 1), (32, 50, 2), (32, 25, 1), (64, 25, 2), (64, 13, 1), (256, 13, 1)):
+        w = torch.randn(channels, channels, 9, 1, generator=g) / (9 * channels) ** 0.5
+        b = torch.randn(channels, generator=g) * 0.1
+        xt = torch.randn(128, channels, frames, 25, generator=g).contiguous(memory_format=CL)
+
+        def direct(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, s: int = stride) -> torch.Tensor:
+            return F.conv2d(x, w, b, stride=(s, 1), padding=(4, 0))
+
+        def spectral(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, s: int = stride) -> torch.Tensor:
+            return spectral_temporal_conv(x, w, b, s)
+
+        used = "used" if stride == 1 and channels >= SPECTRAL_MIN_CHANNELS else "not used"
+        def conv_check(d=direct, f=spectral, x=xt, w=w, b=b) -> float:  # type: ignore[no-untyped-def]
+            return float((d(x, w, b) - f(x, w, b)).abs().max())
+
+        rows.append((f"temporal conv {channels}->{channels} 9x1 stride {stride}: direct -> spectral ({used})",
+                     f"(128, {channels}, {frames}, 25)", _fwd_bwd(direct, xt, w, b), _fwd_bwd(spectral, xt, w, b),
+                     conv_check))  # fmt: skip
 
     # 5. MsMCLR's 10-part feature grouping: one gather per group against one batched product
     maps = torch.randn(128, 256, 13, 25, generator=g).contiguous(memory_format=CL)

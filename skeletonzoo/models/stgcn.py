@@ -226,8 +226,9 @@ def dropout_add(
 
 #: Temporal convolutions with fewer channels than this keep the direct algorithm under
 #: ``algorithm = "spectral"``: at 16 channels the transforms cost more than they save (forward +
-#: backward at the papers' shapes on one AMD EPYC Zen 4 core: 0.9x at 16 channels, 1.4x at 32,
-#: 1.8x at 64, 3.0x at 256; strided ones 0.8-1.1x; docs/benchmarks.md).
+#: backward at the papers' shapes on one AMD EPYC Zen 4 core: 0.80x at 16 channels, 1.27x at 32,
+#: 1.74x at 64, 2.91x at 256; strided ones 0.71-1.07x; benchmarks/bench_training_ops.py,
+#: docs/benchmarks.md).
 SPECTRAL_MIN_CHANNELS = 32
 
 
