@@ -241,21 +241,31 @@ def test_strong_view_flips_the_encoders_layout(tmp_path):
 def test_spectral_temporal_convolutions_train_and_resume_bit_identically(tmp_path, data, monkeypatch):
     """temporal_conv: spectral reaches the encoders' wide blocks (hidden_dim 32: the last block's
     stride-1 convolution), and an interrupted run resumes to the uninterrupted weights."""
+    from skeletonzoo.models import stgcn
     from skeletonzoo.models.stgcn import TemporalConv
 
+    calls = []
+    spectral = stgcn.spectral_temporal_conv
+    monkeypatch.setattr(stgcn, "spectral_temporal_conv", lambda x, *a: calls.append(x.shape[1]) or spectral(x, *a))
     fields = {"temporal_conv": "spectral", "model.encoder.hidden_dim": 32}
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "msmclr", **fields))
     trainer = Trainer(recipe, data, tmp_path / "straight", progress=False)
     tcns = [m for m in trainer.method.modules() if isinstance(m, TemporalConv)]
     assert tcns and all(m.algorithm == "spectral" for m in tcns)
-    x = torch.zeros(1, 32, 3, 25)
-    assert sum(m.uses_spectral(x) for m in tcns if m.conv.in_channels == 32 and m.conv.stride[0] == 1) == 2
     trainer.run()
+    # every step computes the last block (32 channels) of the query and key encoders spectrally
+    assert calls and set(calls) == {32}
     original_step = Trainer.step
     stop_after_steps(monkeypatch, 4)
     with pytest.raises(TrainingInterrupted):
         Trainer(recipe, data, tmp_path / "resumed", progress=False).run()
     monkeypatch.setattr(Trainer, "step", original_step)
+    # the algorithm is fixed for a run: the error says how to continue as it was trained
+    (tmp_path / "direct").mkdir()
+    direct = load_recipe(tiny_recipe(tmp_path / "direct/r.yaml", "msmclr", **{**fields, "temporal_conv": "direct"}))
+    assert direct.model_dump(exclude={"temporal_conv"}) == recipe.model_dump(exclude={"temporal_conv"})
+    with pytest.raises(ValueError, match="resume with --set temporal_conv=spectral"):
+        Trainer(direct, data, tmp_path / "resumed", resume=True, progress=False)
     Trainer(recipe, data, tmp_path / "resumed", resume=True, progress=False).run()
     straight, resumed = (_state(tmp_path / f"{run}/checkpoints/last.pt") for run in ("straight", "resumed"))
     _assert_same_state(straight, resumed)

@@ -121,7 +121,9 @@ class _SpectralTemporalConv(torch.autograd.Function):
         y = y.view(r, t_out, v, c_out)
         if bias is not None:
             y.add_(bias)
-        ctx.save_for_backward(coeffs, spectrum)
+        # each gradient needs one of them: keep only what backward will read
+        need_x, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(coeffs if need_weight else None, spectrum if need_x else None)
         ctx.shape = (r, c_in, t, v, c_out, k, stride)  # type: ignore[attr-defined]
         ctx.has_bias = bias is not None  # type: ignore[attr-defined]
         return y.permute(0, 3, 1, 2)  # (R, C_out, T_out, V), channels_last
@@ -131,11 +133,11 @@ class _SpectralTemporalConv(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         coeffs, spectrum = ctx.saved_tensors
         r, c_in, t, v, c_out, k, stride = ctx.shape
-        plan = spectral_plan(t, k, stride, coeffs.dtype, coeffs.device)
+        plan = spectral_plan(t, k, stride, grad.dtype, grad.device)
         n = plan.num_complex
         length, t_out = plan.analysis.shape[0], plan.synthesis.shape[0]
         # the synthesis is linear: its adjoint takes the output gradient to the coefficients'
-        grad_out = coeffs.new_empty(length, r, v * c_out)
+        grad_out = grad.new_empty(length, r, v * c_out)
         frames_out = grad.permute(0, 2, 3, 1).reshape(r, t_out, v * c_out)
         torch.bmm(plan.synthesis.T.expand(r, length, t_out), frames_out, out=grad_out.transpose(0, 1))
         grad_out = grad_out.view(length, r * v, c_out)
@@ -143,17 +145,17 @@ class _SpectralTemporalConv(torch.autograd.Function):
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             # dL/dX = dL/dY conj(H)^T, per frequency
-            grad_coeffs = coeffs.new_empty(length, r * v, c_in)
+            grad_coeffs = grad.new_empty(length, r * v, c_in)
             s_re, s_im = spectrum[:n].transpose(1, 2), spectrum[n : 2 * n].transpose(1, 2)
             _complex_product(g_re, g_im, s_re, -s_im, grad_coeffs[:n], grad_coeffs[n : 2 * n])
             torch.bmm(g_real, spectrum[2 * n :].transpose(1, 2), out=grad_coeffs[2 * n :])
-            grad_x = coeffs.new_empty(r, t, v * c_in)
+            grad_x = grad.new_empty(r, t, v * c_in)
             grad_rows = grad_coeffs.view(length, r, v * c_in).transpose(0, 1)
             torch.bmm(plan.analysis.T.expand(r, t, length), grad_rows, out=grad_x)
             grad_x = grad_x.view(r, t, v, c_in).permute(0, 3, 1, 2)
         if ctx.needs_input_grad[1]:
             # dL/dH = conj(X)^T dL/dY, summed over (sample, joint), then back to the K taps
-            grad_spectrum = coeffs.new_empty(length, c_in, c_out)
+            grad_spectrum = grad.new_empty(length, c_in, c_out)
             x_re, x_im = coeffs[:n].transpose(1, 2), coeffs[n : 2 * n].transpose(1, 2)
             _complex_product(x_re, -x_im, g_re, g_im, grad_spectrum[:n], grad_spectrum[n : 2 * n])
             torch.bmm(coeffs[2 * n :].transpose(1, 2), g_real, out=grad_spectrum[2 * n :])
@@ -177,7 +179,7 @@ def spectral_temporal_conv(
 
     Returns:
         ``(R, C_out, ceil(T / s), V)`` in ``channels_last`` memory; differentiable once (in
-        ``x``, ``weight`` and ``bias``).
+        ``x``, ``weight`` and ``bias``; ``create_graph=True`` raises, nothing here needs it).
     """
     if x.dim() != 4 or weight.dim() != 4 or weight.shape[3] != 1 or weight.shape[2] % 2 == 0:
         raise ValueError(

@@ -30,7 +30,8 @@ The training path computes the same maths as the original, more cheaply:
   residual addition into one ``addcmul``; ReLUs run in place where autograd allows;
 * on request (:func:`set_temporal_conv`, recipe ``temporal_conv: spectral``) the wide stride-1
   temporal convolutions run in the frequency domain (``models.spectral_conv``): the same
-  function with about a third of the products, rounding differently (float32: a few 1e-6).
+  function with fewer products (the last block's: 25 channel products per sample and joint
+  instead of 117), rounding differently (float32: a few 1e-6).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ __all__ = [
     "use_original_graph_order",
     "set_temporal_conv",
     "TEMPORAL_CONV_ALGORITHMS",
+    "SPECTRAL_MIN_CHANNELS",
+    "SPECTRAL_MAX_FRAMES",
 ]
 
 
@@ -230,6 +233,10 @@ def dropout_add(
 #: 1.74x at 64, 2.91x at 256; strided ones 0.71-1.07x; benchmarks/bench_training_ops.py,
 #: docs/benchmarks.md).
 SPECTRAL_MIN_CHANNELS = 32
+#: ... and so do convolutions over more frames than this: the transforms are dense ``(T + 4) x T``
+#: matrices whose cost grows with ``T**2`` (forward at 64 channels, one thread: faster than direct
+#: at 13-50 frames, the papers' inputs; 1.1x direct's time at 150 frames, 1.8x at 300).
+SPECTRAL_MAX_FRAMES = 64
 
 
 class TemporalConv(nn.Module):
@@ -237,7 +244,7 @@ class TemporalConv(nn.Module):
 
     ``algorithm`` (:func:`set_temporal_conv`) picks how the convolution is computed:
     ``"direct"`` (``nn.Conv2d``) or ``"spectral"`` (:func:`~.spectral_conv.spectral_temporal_conv`,
-    the same function to float rounding with about a third of the products), which applies
+    the same function to float rounding with fewer products), which applies
     where it was measured to pay (:meth:`uses_spectral`); the weights are the same either way.
     """
 
@@ -254,8 +261,8 @@ class TemporalConv(nn.Module):
     def uses_spectral(self, x: torch.Tensor) -> bool:
         """Whether this call computes the convolution spectrally: ``algorithm == "spectral"``,
         float32 (or float64) on the CPU outside autocast (bf16 blocks keep oneDNN's bf16
-        kernels; GPUs have cuDNN's own algorithms), stride 1, and at least
-        :data:`SPECTRAL_MIN_CHANNELS` channels."""
+        kernels; GPUs have cuDNN's own algorithms), stride 1, at least
+        :data:`SPECTRAL_MIN_CHANNELS` channels and at most :data:`SPECTRAL_MAX_FRAMES` frames."""
         return (
             self.algorithm == "spectral"
             and x.device.type == "cpu"
@@ -263,6 +270,7 @@ class TemporalConv(nn.Module):
             and not torch.is_autocast_enabled("cpu")
             and self.conv.stride[0] == 1
             and self.conv.in_channels >= SPECTRAL_MIN_CHANNELS
+            and x.shape[2] <= SPECTRAL_MAX_FRAMES
         )
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:

@@ -108,7 +108,7 @@ class Recipe(LaterFieldsModel):
             attention, logits, losses and queues stay float32); ``"none"`` is plain float32.
         temporal_conv: How float32 blocks compute their temporal convolutions on a CPU:
             ``"spectral"`` in the frequency domain where that pays (the same function to
-            float rounding, about a third of the products; ``models.spectral_conv``),
+            float rounding, fewer products; ``models.spectral_conv``),
             ``"direct"`` with ``nn.Conv2d``, as every run before the option existed did (its
             legacy value: not written into dumps). No effect under ``amp: bf16`` or on GPUs.
         seed: Seeds model initialisation, data order, augmentations and dropout.

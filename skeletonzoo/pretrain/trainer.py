@@ -11,7 +11,7 @@ One :class:`Trainer` runs one recipe on one prepared dataset:
 * **Precision**: ``amp: bf16`` runs the ST-GCN blocks of every encoder in bfloat16 autocast
   (``SkeletonEncoder.compute_dtype``); heads, logits, losses and queues stay float32.
   ``temporal_conv: spectral`` computes float32 temporal convolutions on the CPU in the
-  frequency domain (``models.spectral_conv``: the same function, about a third of the products).
+  frequency domain (``models.spectral_conv``: the same function, fewer products).
 * **Step**: the method's forward (which momentum-updates the key side and enqueues the keys,
   gathered from every process first, so an N-process run keeps one process's queue
   semantics), a finiteness check agreed by every process, backward, SGD.
@@ -429,10 +429,14 @@ class Trainer:
             raise ValueError(f"{self.checkpoint_path}: not a skeletonzoo training checkpoint")
         saved = Recipe.model_validate_json(state["recipe"])
         changed = {k for k in Recipe.model_fields if getattr(saved, k) != getattr(self.recipe, k)}
-        if changed - RESUMABLE_CHANGES:
+        fixed = sorted(changed - RESUMABLE_CHANGES)
+        if fixed:
+            # top-level values can be given back with --set; nested sections name their fields
+            sets = [f"--set {k}={getattr(saved, k)}" for k in fixed if isinstance(getattr(saved, k), (str, int, float))]
+            remedy = f"; to continue as it was trained, resume with {' '.join(sets)}" if len(sets) == len(fixed) else ""
             raise ValueError(
                 f"{self.checkpoint_path}: the recipe differs from the checkpoint's in "
-                f"{sorted(changed - RESUMABLE_CHANGES)}; only {sorted(RESUMABLE_CHANGES)} may change when resuming"
+                f"{fixed}; only {sorted(RESUMABLE_CHANGES)} may change when resuming{remedy}"
             )
         if state["data_fingerprint"] != self.data.fingerprint():
             raise ValueError(f"{self.checkpoint_path}: {self.data.root} is not the data the checkpoint was trained on")
