@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import torch
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import once_differentiable
 
 __all__ = ["spectral_temporal_conv", "SpectralPlan", "spectral_plan"]
 
@@ -98,7 +98,7 @@ def _complex_product(
 class _SpectralTemporalConv(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int
     ) -> torch.Tensor:
         r, c_in, t, v = x.shape
         c_out, _, k, _ = weight.shape
@@ -124,8 +124,8 @@ class _SpectralTemporalConv(torch.autograd.Function):
         # each gradient needs one of them: keep only what backward will read
         need_x, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(coeffs if need_weight else None, spectrum if need_x else None)
-        ctx.shape = (r, c_in, t, v, c_out, k, stride)  # type: ignore[attr-defined]
-        ctx.has_bias = bias is not None  # type: ignore[attr-defined]
+        ctx.shape = (r, c_in, t, v, c_out, k, stride)
+        ctx.has_bias = bias is not None
         return y.permute(0, 3, 1, 2)  # (R, C_out, T_out, V), channels_last
 
     @staticmethod
