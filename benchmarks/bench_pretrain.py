@@ -9,8 +9,10 @@ Two measurements, each against a baseline written below the way the original cod
   (``nn.Sequential`` temporal block with ``nn.Dropout``, einsum graph convolution, the original
   permutes, a per-parameter momentum loop, the augmentations sample by sample in plain torch)
   and loads the same weights. Before timing, both compute the loss on the same views in eval
-  mode (dropout off) and must agree. Ours is timed in float32 and, separately labelled, with
-  the ST-GCN blocks in bfloat16 (recipes' ``amp: bf16``, ``SkeletonEncoder.compute_dtype``).
+  mode (dropout off) and must agree. Ours is timed in float32 as the papers' float32 recipes
+  train (``temporal_conv: spectral``), in float32 with the direct temporal convolution, and,
+  separately labelled, with the ST-GCN blocks in bfloat16 (recipes' ``amp: bf16``,
+  ``SkeletonEncoder.compute_dtype``).
 * **Augmentations** (normal and strong views of a batch of 64): the batched torch pipeline
   against a per-sample NumPy implementation of ``shared/parity/SPEC.md`` §8 (float64, as the
   original), compared on pinned parameters first.
