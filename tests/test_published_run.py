@@ -33,6 +33,7 @@ RUNS = [  # (recipe, log file stem, seed, further overrides)
     ("msmclr-nwucla-xview", "msmclr-nwucla-xview.c5a43b40d163", 0, []),  # the published entry
     ("skeletonclr-nwucla-xview", "skeletonclr-nwucla-xview.seed1-58f5c35", 1, []),
     ("aimclr-nwucla-xview", "aimclr-nwucla-xview.seed1-793eef0", 1, AIMCLR_EARLIER),
+    ("aimclr-nwucla-xview", "aimclr-nwucla-xview.seed1-361722c", 1, []),  # the default's settings (stop 22)
     ("sgclr-nwucla-xview", "sgclr-nwucla-xview.seed1-812d8da", 1, []),
     ("crosscale-sgclr-nwucla-xview", "crosscale-sgclr-nwucla-xview.seed1-812d8da", 1, []),
 ]
