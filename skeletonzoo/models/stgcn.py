@@ -234,8 +234,9 @@ def dropout_add(
 #: docs/benchmarks.md).
 SPECTRAL_MIN_CHANNELS = 32
 #: ... and so do convolutions over more frames than this: the transforms are dense ``(T + 4) x T``
-#: matrices whose cost grows with ``T**2`` (forward at 64 channels, one thread: faster than direct
-#: at 13-50 frames, the papers' inputs; 1.1x direct's time at 150 frames, 1.8x at 300).
+#: matrices whose cost grows with ``T**2`` (forward at 64 channels, one thread, a review's quick
+#: measurement on a busy machine: faster than direct at 13-50 frames, the papers' inputs; 1.1x
+#: direct's time at 150 frames, 1.8x at 300).
 SPECTRAL_MAX_FRAMES = 64
 
 
