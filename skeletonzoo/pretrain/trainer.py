@@ -431,7 +431,8 @@ class Trainer:
         changed = {k for k in Recipe.model_fields if getattr(saved, k) != getattr(self.recipe, k)}
         fixed = sorted(changed - RESUMABLE_CHANGES)
         if fixed:
-            # top-level values can be given back with --set; nested sections name their fields
+            # scalar fields can be given back with one --set each; a changed section (model, augment,
+            # optimizer) would need its fields one by one, so then no --set line is offered
             sets = [f"--set {k}={getattr(saved, k)}" for k in fixed if isinstance(getattr(saved, k), (str, int, float))]
             remedy = f"; to continue as it was trained, resume with {' '.join(sets)}" if len(sets) == len(fixed) else ""
             raise ValueError(
