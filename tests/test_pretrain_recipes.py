@@ -49,6 +49,9 @@ def test_float32_paper_recipes_take_the_spectral_temporal_convolution():
         assert ("temporal_conv" in recipe.model_dump()) == (expected == "spectral"), name
         assert ("spectral temporal convolutions" in recipe.summary()) == (expected == "spectral"), name
     assert load_recipe("msmclr-nwucla-xview", ["temporal_conv=spectral"]).temporal_conv == "spectral"
+    # under amp bf16 the option does nothing, and the summary says so instead of claiming it
+    bf16 = load_recipe("msmclr-nwucla-xview", ["temporal_conv=spectral", "amp=bf16"]).summary()
+    assert "spectral temporal convolutions" not in bf16 and "no effect under amp bf16" in bf16
 
 
 def test_overrides_are_typed_and_dotted():

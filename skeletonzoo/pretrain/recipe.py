@@ -169,9 +169,17 @@ class Recipe(LaterFieldsModel):
             f"(x{self.optimizer.gamma} after {list(self.optimizer.lr_steps)}), queue {m.queue_size}, "
             f"T={m.temperature}, m={m.momentum}, {phase}, "
             f"{views} augmentations, amp {self.amp}"
-            + (", spectral temporal convolutions" if self.temporal_conv == "spectral" else "")
+            + self._temporal_conv_summary()
             + f", seed {self.seed}"
         )
+
+
+    def _temporal_conv_summary(self) -> str:
+        if self.temporal_conv == "direct":
+            return ""
+        if self.amp == "bf16":  # the blocks run under autocast, where TemporalConv keeps nn.Conv2d
+            return ", temporal_conv spectral (no effect under amp bf16)"
+        return ", spectral temporal convolutions on CPU"
 
 
 def recipe_dir() -> Path:
