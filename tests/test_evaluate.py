@@ -11,6 +11,7 @@ from conftest import randomize_
 from torch import nn
 
 from skeletonzoo.evaluate import (
+    MSMCLR_FINETUNE_RECIPE,
     SEMI_FINETUNE_RECIPE,
     CachedFeatures,
     EncoderFeatures,
@@ -392,6 +393,19 @@ def test_semi_supervised_finetune_trains_on_the_subset_with_full_length_epochs()
     again = semi_supervised_finetune(encoder, x_train, y_train, x_test, y_test, 0.1, recipe=recipe, seed=0)
     assert torch.equal(again.classifier.fc.weight, tuned.classifier.fc.weight)  # seeded end to end
     assert all(torch.equal(a, b) for a, b in zip(again.encoder.parameters(), tuned.encoder.parameters()))
+
+
+def test_finetune_recipe_changes_are_validated():
+    """with_changes is how the CLI lays options over a recipe: changes are checked like a new recipe."""
+    from pydantic import ValidationError
+
+    changed = MSMCLR_FINETUNE_RECIPE.with_changes(epochs=3, lr_drops_at=[1])
+    assert (changed.epochs, changed.lr_drops_at, changed.lr) == (3, (1,), MSMCLR_FINETUNE_RECIPE.lr)
+    assert MSMCLR_FINETUNE_RECIPE.epochs == 100  # the base is untouched
+    with pytest.raises(ValidationError, match="epochs"):
+        MSMCLR_FINETUNE_RECIPE.with_changes(epochs=0)
+    with pytest.raises(ValidationError, match="epoch_lenght"):
+        MSMCLR_FINETUNE_RECIPE.with_changes(epoch_lenght=5)
 
 
 def test_semi_finetune_recipe_is_hiclrs():

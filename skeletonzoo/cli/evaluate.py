@@ -9,6 +9,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from pydantic import ValidationError
@@ -19,6 +20,9 @@ from ..evaluate import MSMCLR_FINETUNE_RECIPE, FinetuneRecipe
 from ..evaluate.run import PROTOCOLS
 from ..exceptions import SkeletonZooError
 from .main import exit_quietly
+
+if TYPE_CHECKING:
+    from ..data.prepared import PreparedMeta
 
 PROTOCOL_CHOICES = (*PROTOCOLS, "all")  # "all": every protocol
 
@@ -155,14 +159,14 @@ def _given(**options: object) -> dict[str, object]:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def _semi_finetune_recipe(given: dict[str, object], data: str) -> FinetuneRecipe:
+def _semi_finetune_recipe(given: dict[str, object], meta: PreparedMeta) -> FinetuneRecipe:
     """Semi-supervised fine-tuning's recipe with the given fine-tuning options over its defaults;
-    each epoch as long as the whole training split, as with the defaults."""
-    from ..data.prepared import open_prepared
+    each epoch as long as the whole training split (its size from ``meta.json``), as with the defaults."""
     from ..evaluate.semi import SEMI_FINETUNE_RECIPE
 
-    length = len(open_prepared(data, "train"))
-    return FinetuneRecipe(**{**SEMI_FINETUNE_RECIPE.model_dump(), **given, "epoch_length": length})
+    if "train" not in meta.splits:
+        raise KeyError(f"the prepared data has no 'train' split to fine-tune on; splits: {sorted(meta.splits)}")
+    return SEMI_FINETUNE_RECIPE.with_changes(**given, epoch_length=meta.splits["train"].num_samples)
 
 
 def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
@@ -175,7 +179,8 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         chosen = PROTOCOLS if "all" in args.protocol else args.protocol
         protocols = tuple(dict.fromkeys(chosen))
         device = usable_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        layout = read_prepared_meta(args.data).layout
+        meta = read_prepared_meta(args.data)
+        layout = meta.layout
         model = load_eval_model(
             args.model, random_init=args.random_init is not None, init=args.random_init or "reference",
             seed=args.seed, layout=layout, stream=args.stream, device=device, revision=args.revision,
@@ -194,8 +199,8 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
                 **_given(head_init=args.head_init, eval_interval=args.eval_interval),
             ),
             knn=KNNConfig(k=args.k, weighting=args.knn_weighting, temperature=args.knn_temperature),
-            finetune=FinetuneRecipe(**{**_FINETUNE_RECIPES[args.finetune_recipe].model_dump(), **finetune}),
-            semi_finetune=_semi_finetune_recipe(finetune, args.data) if finetune else None,
+            finetune=_FINETUNE_RECIPES[args.finetune_recipe].with_changes(**finetune),
+            semi_finetune=_semi_finetune_recipe(finetune, meta) if finetune else None,
             semi_fractions=tuple(args.semi_fraction),
             semi_mode=args.semi_mode,
             batch_size=args.batch_size,

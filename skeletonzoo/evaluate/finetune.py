@@ -90,6 +90,14 @@ class FinetuneRecipe(BaseModel):
         "no dropout, while the weights still train (MsMCLR's released processor)",
     )
 
+    def with_changes(self, **changes: object) -> FinetuneRecipe:
+        """A copy with ``changes`` applied, validated as a new recipe (``model_copy`` would not check them).
+
+        Raises:
+            pydantic.ValidationError: a change names no field or breaks a field's bounds.
+        """
+        return type(self).model_validate({**self.model_dump(), **changes})
+
     def describe(self) -> str:
         """Every hyper-parameter, as one line of text."""
         drops = ", ".join(str(d) for d in self.lr_drops_at) or "none"
