@@ -102,3 +102,22 @@ def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             elif name.endswith("running_var"):
                 b.copy_(torch.rand(b.shape, generator=g) + 0.5)
     return module
+
+
+@pytest.fixture
+def spectral_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """The input shape of every spectral temporal convolution the encoders really compute in the test.
+
+    A spy, because results cannot tell the algorithms apart: both are the same function to rounding.
+    """
+    from skeletonzoo.models import stgcn
+
+    calls: list[tuple[int, ...]] = []
+    spectral = stgcn.spectral_temporal_conv
+
+    def spy(x: torch.Tensor, *args: object) -> torch.Tensor:
+        calls.append(tuple(x.shape))
+        return spectral(x, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stgcn, "spectral_temporal_conv", spy)
+    return calls
