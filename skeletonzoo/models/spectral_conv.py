@@ -179,7 +179,8 @@ def spectral_temporal_conv(
 
     Returns:
         ``(R, C_out, ceil(T / s), V)`` in ``channels_last`` memory; differentiable once (in
-        ``x``, ``weight`` and ``bias``; ``create_graph=True`` raises, nothing here needs it).
+        ``x``, ``weight`` and ``bias``): the gradients it returns are not differentiable again, and
+        a second backward through them raises; nothing here needs one.
     """
     if x.dim() != 4 or weight.dim() != 4 or weight.shape[3] != 1 or weight.shape[2] % 2 == 0:
         raise ValueError(

@@ -22,7 +22,7 @@ The training path computes the same maths as the original, more cheaply:
 * activations are kept in ``channels_last`` memory (logical ``(R, C, T, V)``, stored as
   ``(R, T, V, C)``): the graph convolution then needs no layout copies and BatchNorm runs
   faster; the float32 temporal convolution alone is 10-20% slower there, but a whole float32
-  MsMCLR step is 10-12% faster than with that convolution in NCHW, and under bf16 autocast the
+  MsMCLR step is about 7% faster (1.07x) than with that convolution in NCHW, and under bf16 autocast the
   convolution itself is faster too (benchmarks/bench_training_ops.py, docs/benchmarks.md);
   :meth:`SkeletonEncoder.forward_maps` returns a ``channels_last`` tensor;
 * dropout draws its keep mask from random bytes (:func:`keep_mask`, exactly the same
@@ -168,7 +168,7 @@ def keep_mask(like: torch.Tensor, keep_prob: float, generator: torch.Generator |
     (the papers' p = 0.5, and 0.25, 0.75, ...) the mask is ``byte < 256 * keep_prob`` on
     uniform random bytes, which is exactly Bernoulli(``keep_prob``) and much cheaper on CPU:
     one 64-bit draw gives 8 entries, where ``torch.rand`` and ``bernoulli_`` spend at least
-    one 32-bit draw per entry (with :func:`dropout_add`, 3-4x faster than ``nn.Dropout`` plus
+    one 32-bit draw per entry (with :func:`dropout_add`, 4.8x faster than ``nn.Dropout`` plus
     the residual addition on the block-9 map: benchmarks/bench_training_ops.py). Otherwise it
     is ``u < keep_prob`` with ``u ~ U[0, 1)`` in float32 (keep probability exact to 2^-24, like
     ``torch.rand``).

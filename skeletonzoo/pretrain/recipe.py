@@ -100,7 +100,10 @@ class Recipe(LaterFieldsModel):
             augmentations (as the original processors do).
         dataset, benchmark: What the recipe is meant for (recorded; the data comes from
             ``--data``, whose metadata must agree).
+        paper: The method's publication, cited in the model card (``None``: none cited).
         model: The method's hyper-parameters (:class:`MethodConfig`).
+        augment: The training views' settings (:class:`AugmentConfig`).
+        optimizer: SGD and its step schedule (:class:`OptimizerConfig`).
         epochs: Number of epochs.
         batch_size: Global batch; under DDP each of ``W`` processes takes ``batch_size / W``.
         drop_last: Drop the last incomplete batch of an epoch (the original loaders do).

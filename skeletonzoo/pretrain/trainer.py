@@ -240,7 +240,7 @@ class Trainer:
                     f"{recipe.name}: amp: bf16 on a CPU without bfloat16 kernels ({hardware(self.device)}; "
                     "oneDNN has them from AVX-512 on) runs the ST-GCN blocks on emulated paths, 10-13x "
                     "slower than float32 on an AVX2 AMD EPYC (an MsMCLR step at batch 128: 160.5 s against "
-                    "12.4 s; SkeletonCLR 1.4 against 14-18 samples/s; docs/benchmarks.md). To train in "
+                    "12.4 s; SkeletonCLR 1.4 against 14-18 samples/s; docs/pretrain.md). To train in "
                     "float32, add --set amp=none, and --set temporal_conv=spectral for its faster temporal "
                     "convolutions (the published NW-UCLA weights were trained in bf16: a float32 run "
                     "follows another trajectory).",
