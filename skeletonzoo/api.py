@@ -107,8 +107,9 @@ def _pick_weights(info: ModelInfo, revision: str | None) -> PublishedWeights:
             f"{info.name!r} is in the zoo but its weights are not published yet. {train}, "
             "or convert an original-code checkpoint with "
             f"`skeletonzoo convert FILE.pt --method {info.method}{stream} -o {info.name}.safetensors` and load that "
-            f"file: skeletonzoo.load('{info.name}.safetensors'). pretrained=False gives the untrained "
-            "architecture; `skeletonzoo list --pretrained` lists the models with weights."
+            f"file: skeletonzoo.load('{info.name}.safetensors'). skeletonzoo.load(name, "
+            "pretrained=False) gives the untrained architecture (skeletonzoo-eval: --random-init); "
+            "`skeletonzoo list --pretrained` lists the models with weights."
         )
     if revision is None:
         return info.weights[-1]
@@ -195,8 +196,13 @@ def load(
         raise TypeError(f"load() takes a model name or a checkpoint path, got {type(name).__name__} {name!r}")
     device = usable_device(device)
     if not isinstance(name, str) or _is_checkpoint_path(name):
-        if not pretrained or revision is not None:
-            raise ValueError("pretrained=False and revision= apply to registry names, not checkpoint paths")
+        if revision is not None:
+            raise ValueError(f"{name}: a revision chooses among a zoo name's published weights; a checkpoint file "
+                             "is one set of weights: drop the revision (--revision)")  # fmt: skip
+        if not pretrained:
+            raise ValueError(f"{name}: pretrained=False builds a zoo name's architecture untrained; a "
+                             "checkpoint file is loaded with its weights (pass the zoo name for an untrained "
+                             "encoder)")  # fmt: skip
         return _load_path(Path(name), component, device)
     spec = get_spec(name)
     name = spec.name  # the registry's spelling (names are matched in any case)

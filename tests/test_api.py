@@ -241,8 +241,10 @@ def test_load_a_checkpoint_path(tmp_path):
     )
     with pytest.raises(FileNotFoundError):
         skeletonzoo.load(tmp_path / "missing.safetensors")
-    with pytest.raises(ValueError, match="checkpoint paths"):
+    with pytest.raises(ValueError, match="pass the zoo name for an untrained encoder"):
         skeletonzoo.load(path, pretrained=False)
+    with pytest.raises(ValueError, match="a checkpoint file is one set of weights: drop the revision"):
+        skeletonzoo.load(path, revision="abcdef1")
     # a converted original-code file records no preprocessing: the original pipeline applies
     bare = tmp_path / "converted.safetensors"
     save_checkpoint(bare, {"joint": encoders["joint"]}, stream="motion")

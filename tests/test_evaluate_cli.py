@@ -172,6 +172,25 @@ def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
     assert 0.9 / (32 * 9) ** 0.5 < bound <= 1 / (32 * 9) ** 0.5
 
 
+def test_random_init_takes_an_unpublished_names_architecture(monkeypatch):
+    """--random-init with a zoo name needs its architecture, not its weights: a name whose weights
+    are not published (every NTU entry) works, offline, and gives that architecture at the seed."""
+    from skeletonzoo.pretrain.moco import reference_init_
+    from skeletonzoo.registry import get_spec
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    name = "msmclr-ntu60-xsub"
+    got = load_eval_model(name, random_init=True, seed=3)
+    assert got.description == f"random-init (reference init, seed 3) with the architecture of {name}"
+    config = get_spec(name).components["joint"].config
+    assert got.encoder.config == config
+    expected = reference_init_(SkeletonEncoder(config), torch.Generator().manual_seed(3)).state_dict()
+    for key, value in got.encoder.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+    with pytest.raises(ValueError, match="drop --revision"):
+        load_eval_model(name, random_init=True, revision="abcdef1")
+
+
 def test_refusals_say_what_to_do(capsys, tmp_path, data_dir, checkpoint, encoder):
     rc, _, err = _run(capsys, "--data", str(data_dir))
     assert rc == 2 and "--random-init" in err

@@ -106,16 +106,20 @@ def load_eval_model(
     if model is None and not random_init:
         raise ValueError("give a model (a zoo name or a .safetensors checkpoint), or --random-init for a randomly "
                          "initialised encoder")  # fmt: skip
+    if random_init and revision is not None:
+        raise ValueError("a revision chooses published weights; a random-init encoder uses none (drop --revision)")
     config = EncoderConfig.model_validate({"layout": layout})
     preprocessing: dict[str, Any] | None = None
     model_stream = "joint"
     description = ""
     encoder: SkeletonEncoder | None = None
     if model is not None:
-        from ..api import load
+        from ..api import _is_checkpoint_path, load
 
-        # a registry name (``revision``: which of its published entries) or a checkpoint path
-        loaded = load(model, device=device, revision=revision)
+        # a registry name (``revision``: which of its published entries) or a checkpoint path; a
+        # random encoder needs only a name's architecture, so unpublished names work too
+        by_name = not _is_checkpoint_path(model)
+        loaded = load(model, device=device, revision=revision, pretrained=not (random_init and by_name))
         if not isinstance(loaded, SkeletonEncoder):
             raise CheckpointError(
                 f"{model}: {type(loaded).__name__} is not a single ST-GCN encoder; evaluate the members of "
