@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .exceptions import InputWarning
+
 __all__ = ["ArrayLike", "Samples", "PreparedBatches", "as_samples", "check_values", "numeric", "warn_if_normalised"]
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -151,11 +153,11 @@ def check_values(samples: Samples, num_persons: int | None, chunk: int = 256) ->
         )
     if empty:
         theirs = "their features describe" if len(empty) > 1 else "its features describe"
-        warnings.warn(f"{which(empty, 'are', 'is')} all zeros (padding only): {theirs} no motion", UserWarning,
+        warnings.warn(f"{which(empty, 'are', 'is')} all zeros (padding only): {theirs} no motion", InputWarning,
                       stacklevel=3)  # fmt: skip
     if largest > LARGEST_METRES:
         warnings.warn(f"coordinates reach {largest:g}: the models were trained on metres (Kinect camera space); "
-                      "if these are millimetres, divide by 1000 first", UserWarning, stacklevel=3)  # fmt: skip
+                      "if these are millimetres, divide by 1000 first", InputWarning, stacklevel=3)  # fmt: skip
 
 
 def warn_if_normalised(samples: Samples, centre: int, n: int = 64) -> None:
@@ -178,7 +180,7 @@ def warn_if_normalised(samples: Samples, centre: int, n: int = 64) -> None:
         warnings.warn(
             "the input's centre joint sits at the origin in every frame, as in already-normalised positions "
             "(e.g. the original code's *_position.npy or a prepared dataset); they are normalised again. Pass "
-            "preprocess=False (--no-preprocess on the command line) if they are", UserWarning, stacklevel=3,
+            "preprocess=False (--no-preprocess on the command line) if they are", InputWarning, stacklevel=3,
         )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "SkeletonZooWarning",
     "SlowPrecisionWarning",
     "EmptySampleWarning",
+    "InputWarning",
     "RecipeFitWarning",
 ]
 
@@ -117,6 +118,12 @@ class EmptySampleWarning(SkeletonZooWarning):
     """Prepared clips that hold no skeleton in any frame (written as all-zero samples, as the
     original pipeline writes them); the message names them (a resumed preparation, those it
     parsed after resuming)."""
+
+
+class InputWarning(SkeletonZooWarning):
+    """Input to ``embed`` that looks unlike what the models were trained on (all-zero samples,
+    millimetre coordinates, positions normalised already); the features are still computed, the
+    message says what to check."""
 
 
 class RecipeFitWarning(SkeletonZooWarning):

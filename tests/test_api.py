@@ -19,7 +19,7 @@ from skeletonzoo.data.adapters import adapt_layout
 from skeletonzoo.data.nwucla import NWUCLA_PREPROCESS
 from skeletonzoo.data.preprocess import Preprocess
 from skeletonzoo.data.streams import to_stream
-from skeletonzoo.exceptions import CheckpointError, UnknownModelError, WeightsNotPublishedError
+from skeletonzoo.exceptions import CheckpointError, InputWarning, UnknownModelError, WeightsNotPublishedError
 from skeletonzoo.models import SkeletonEncoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -341,9 +341,9 @@ def test_embed_warns_about_empty_samples_and_other_units(bundled):
     x = np.random.default_rng(0).random((3, 3, 20, 20, 1)).astype(np.float32)
     x[1] = 0
     model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
-    with pytest.warns(UserWarning, match="sample 1 is all zeros \\(padding only\\): its features describe no motion"):
+    with pytest.warns(InputWarning, match="sample 1 is all zeros \\(padding only\\): its features describe no motion"):
         skeletonzoo.embed(model, x)
-    with pytest.warns(UserWarning, match="coordinates reach .*if these are millimetres, divide by 1000"):
+    with pytest.warns(InputWarning, match="coordinates reach .*if these are millimetres, divide by 1000"):
         skeletonzoo.embed(model, x[[0]] * 1000)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -354,7 +354,7 @@ def test_embed_warns_when_the_input_looks_already_normalised(bundled):
     model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
     raw = np.random.default_rng(1).random((2, 3, 30, 20, 1)).astype(np.float32) + 0.5  # NW-UCLA clips
     normalised = model.preprocess(torch.from_numpy(raw)).numpy()  # centred: joint 20 at the origin
-    with pytest.warns(UserWarning, match="centre joint sits at the origin in every frame.*preprocess=False"):
+    with pytest.warns(InputWarning, match="centre joint sits at the origin in every frame.*preprocess=False"):
         skeletonzoo.embed(model, normalised)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

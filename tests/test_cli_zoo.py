@@ -113,6 +113,21 @@ def test_embed_npy_and_npz(tmp_path, capsys, published_model):
     assert not (tmp_path / "i.npy").exists() and not (tmp_path / "j.npy").exists()
 
 
+def test_embed_warnings_print_as_one_line(tmp_path, capsys, published_model):
+    """Input that looks off (millimetres, an all-zero clip) warns in one `skeletonzoo embed: warning:`
+    line each, not Python's file:line and source echo; the features are still written."""
+    clips = np.random.default_rng(0).normal(size=(2, 3, 20, 20, 1)).astype(np.float32) * 2000
+    clips[1] = 0
+    np.save(tmp_path / "mm.npy", clips)
+    assert main(["embed", NAME, str(tmp_path / "mm.npy"), "-o", str(tmp_path / "f.npy")]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 2, err
+    assert err[0].startswith("skeletonzoo embed: warning: sample 1 is all zeros (padding only)")
+    assert err[1].startswith("skeletonzoo embed: warning: coordinates reach ")
+    assert err[1].endswith("if these are millimetres, divide by 1000 first")
+    assert np.load(tmp_path / "f.npy").shape == (2, 256)
+
+
 def test_embed_never_replaces_a_file_unasked(tmp_path, capsys, published_model):
     clips = np.random.default_rng(0).normal(size=(2, 3, 20, 20, 1)).astype(np.float32)
     np.save(tmp_path / "clips.npy", clips)

@@ -8,12 +8,15 @@ print. Errors skeletonzoo raises on purpose are printed as one line, without a t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
 
-from ..exceptions import SkeletonZooError
+from ..exceptions import SkeletonZooError, SkeletonZooWarning
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -32,12 +35,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def own_warnings_as_lines(prog: str) -> Iterator[None]:
+    """Inside: skeletonzoo's warnings print as one ``PROG: warning: ...`` line, like its errors
+    (not Python's file:line and source echo); other warnings as Python shows them."""
+    with warnings.catch_warnings():  # restores showwarning on the way out
+        python_show = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None, **_: Any) -> None:  # fmt: skip
+            if issubclass(category, SkeletonZooWarning):
+                print(f"{prog}: warning: {message}", file=file or sys.stderr, flush=True)
+            else:
+                python_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def exit_quietly(prog: str, run: Callable[[], int]) -> int:
     """``run()``, with Ctrl-C and a closed output pipe ending the command in one line, not a
     traceback: 130 after an interrupt (outputs are written atomically, so none is left half
-    written), 1 when stdout went away (``skeletonzoo list | head -1``)."""
+    written), 1 when stdout went away (``skeletonzoo list | head -1``); skeletonzoo's warnings
+    print as one line (:func:`own_warnings_as_lines`)."""
     try:
-        status = run()
+        with own_warnings_as_lines(prog):
+            status = run()
         sys.stdout.flush()  # here, so that a reader gone away is caught below and not at exit
         return status
     except KeyboardInterrupt:

@@ -11,15 +11,13 @@ Argument parsing only; the work is ``skeletonzoo.pretrain.trainer.Trainer``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
 import sys
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from ..exceptions import SkeletonZooError, SkeletonZooWarning
+from ..exceptions import SkeletonZooError
 
 if TYPE_CHECKING:
     from ..pretrain.recipe import Recipe
@@ -52,24 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the bundled recipes and exit")
     p.add_argument("--show", action="store_true", help="print the resolved recipe and exit")
     return p
-
-
-@contextlib.contextmanager
-def _own_warnings_as_lines() -> Iterator[None]:
-    """Inside: skeletonzoo's warnings print as one ``skeletonzoo-pretrain: warning: ...`` line, like
-    its errors (not Python's file:line and source echo); other warnings as Python shows them."""
-    with warnings.catch_warnings():  # restores showwarning on the way out
-        python_show = warnings.showwarning
-
-        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                 file: TextIO | None = None, line: str | None = None, **_: Any) -> None:  # fmt: skip
-            if issubclass(category, SkeletonZooWarning):
-                print(f"skeletonzoo-pretrain: warning: {message}", file=file or sys.stderr, flush=True)
-            else:
-                python_show(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        yield
 
 
 def _run_recipe(out: Path, saved: dict[str, Any], named: str, overrides: list[str]) -> Recipe:
@@ -135,11 +115,9 @@ def _main(argv: Sequence[str] | None) -> int:
         retain_freed_memory()
         words = argv if argv is not None else sys.argv[1:]
         command = "skeletonzoo-pretrain " + " ".join(shlex.quote(a) for a in words)
-        with _own_warnings_as_lines():
-            trainer = Trainer(
-                recipe, args.data, out, resume=args.resume or args.export_only,
-                device=args.device, command=command,
-            )  # fmt: skip
+        trainer = Trainer(
+            recipe, args.data, out, resume=args.resume or args.export_only, device=args.device, command=command,
+        )  # fmt: skip
         if args.export_only:
             if trainer.position.step_in_epoch:
                 raise ValueError(f"{trainer.checkpoint_path} stopped inside an epoch; --resume to finish it first")
