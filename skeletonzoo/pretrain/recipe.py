@@ -150,9 +150,14 @@ class Recipe(LaterFieldsModel):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; methods: {sorted(METHODS)}")
         METHODS[self.method].check_layout(self.model.encoder.layout)
-        for s in self.optimizer.lr_steps:
-            if not 0 < s < self.epochs:
-                raise ValueError(f"optimizer.lr_steps entry {s} is outside 1..epochs-1 (epochs={self.epochs})")
+        outside = [s for s in self.optimizer.lr_steps if not 0 < s < self.epochs]
+        if outside:
+            kept = [s for s in self.optimizer.lr_steps if 0 < s < self.epochs]
+            remedy = f"optimizer.lr_steps={kept}" if kept else "optimizer.lr_steps=[] (no lr drop)"
+            raise ValueError(
+                f"optimizer.lr_steps {list(self.optimizer.lr_steps)}: {', '.join(map(str, outside))} outside "
+                f"1..epochs-1 (epochs={self.epochs}); set the steps with the epochs, e.g. --set {remedy}"
+            )
         return self
 
     def summary(self) -> str:
