@@ -181,7 +181,10 @@ class TrainingProvenance(_Strict):
     wall_time_s: float = Field(ge=0)
     hardware: str = Field(min_length=1, description="e.g. '1x NVIDIA H200' or 'Intel Xeon, 2 cores'")
     software: SoftwareProvenance
-    command: str | None = Field(None, description="the command line that trained it (None: the Python API)")
+    command: str | None = Field(None, description="the command line that started its run (None: the Python API)")
+    later_commands: tuple[str, ...] | None = Field(
+        None, description="the commands that resumed or exported the run after it, in order (None: none)"
+    )
 
 
 class PublishedWeights(_Strict):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from pretrain_helpers import stop_after_steps, tiny_prepared, tiny_recipe
 
-from skeletonzoo.checkpoint import load_checkpoint
+from skeletonzoo.checkpoint import load_checkpoint, read_metadata
 from skeletonzoo.pretrain.recipe import RecipeError, load_recipe
 from skeletonzoo.pretrain.trainer import FAULT_ENV, NonFiniteLossError, Trainer, TrainingInterrupted
 
@@ -434,6 +434,17 @@ def test_resume_with_set_applies_it_to_the_runs_own_recipe(tmp_path, data, capsy
                           "--set", "optimizer.lr_steps=[]"]) == 0  # fmt: skip
     assert pretrain_main([recipe, "--data", str(data), "--out", run, "--resume", "--set", "epochs=2"]) == 0
     assert "(2 epochs," in capsys.readouterr().out
+    # the export records every command that worked on the run, the one that started it first
+    assert pretrain_main([recipe, "--data", str(data), "--out", run, "--export-only"]) == 0
+    started = f"skeletonzoo-pretrain {recipe} --data {data} --out {run} --set epochs=1 --set 'optimizer.lr_steps=[]'"
+    later = [f"skeletonzoo-pretrain {recipe} --data {data} --out {run} --resume --set epochs=2",
+             f"skeletonzoo-pretrain {recipe} --data {data} --out {run} --export-only"]  # fmt: skip
+    provenance = read_metadata(tmp_path / "run/r.safetensors").provenance
+    assert (provenance["command"], provenance["later_commands"]) == (started, later)
+    entry = json.loads((tmp_path / "run/r.manifest.json").read_text())["training"]
+    assert (entry["command"], entry["later_commands"]) == (started, later)
+    card = (tmp_path / "run/r.md").read_text()
+    assert f"- Command: `{started}`\n- Then: `{later[0]}`\n- Then: `{later[1]}`\n" in card
     assert pretrain_main([recipe, "--data", str(data), "--out", run, "--resume", "--set", "epoch=3"]) == 2
     err = capsys.readouterr().err
     assert "recipe.json: invalid recipe: --set epoch=3: unknown field; did you mean 'epochs'?" in err

@@ -177,7 +177,6 @@ class Trainer:
             torch.cuda.set_device(self.device)
         self.is_main = self.rank == 0
         self.progress = (sys.stderr.isatty() if progress is None else progress) and self.is_main
-        self.command = command
         if recipe.batch_size % self.world_size:
             raise ValueError(
                 f"batch_size {recipe.batch_size} is not divisible by the {self.world_size} processes; "
@@ -191,6 +190,8 @@ class Trainer:
         self.elapsed_before = 0.0
         # the code that runs this process; recorded now, not at export (the checkout may move on)
         self.software_history: list[dict[str, str | None]] = [software()]
+        # the command of every invocation that worked on this run: start, resumes, export (None: Python)
+        self.command_history: list[str | None] = [command]
         self.checkpoint_path = self.out / "checkpoints" / "last.pt"
         self.metrics_path = self.out / "metrics.jsonl"
         self._stop_signal: int | None = None
@@ -407,6 +408,7 @@ class Trainer:
             "elapsed_s": self.elapsed_before + (time.perf_counter() - self._started),
             "world_size": self.world_size,
             "software": json.dumps(self.software_history),
+            "commands": json.dumps(self.command_history),
             "model": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": states,
@@ -454,6 +456,8 @@ class Trainer:
         if "software" in state:  # the code of every earlier segment, then this one's if it differs
             earlier = json.loads(state["software"])
             self.software_history = earlier + [s for s in self.software_history if s != earlier[-1]]
+        if "commands" in state:  # checkpoints from before this record start the history here
+            self.command_history = json.loads(state["commands"]) + self.command_history
         if self.is_main:
             self._truncate_metrics(self.position.global_step)
 
@@ -665,7 +669,10 @@ class Trainer:
             # the code the run started with; a run resumed under other code lists every segment's
             "software": self.software_history[0],
             **({"software_segments": self.software_history} if len(self.software_history) > 1 else {}),
-            "command": self.command,
+            # the command that started the run, then those that resumed or exported it
+            "command": self.command_history[0],
+            **({"later_commands": [c or "(Python API)" for c in self.command_history[1:]]}
+               if len(self.command_history) > 1 else {}),  # fmt: skip
         }
 
     def export(self, wall_time_s: float) -> TrainResult:
@@ -723,6 +730,7 @@ def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]
             if "software_segments" in provenance else []
         ),
         f"- Command: `{provenance['command']}`" if provenance.get("command") else "- Command: (library call)",
+        *(f"- Then: `{c}`" for c in provenance.get("later_commands", ())),
         "",
         "## Weights",
         "",
