@@ -434,6 +434,11 @@ def test_resume_with_set_applies_it_to_the_runs_own_recipe(tmp_path, data, capsy
                           "--set", "optimizer.lr_steps=[]"]) == 0  # fmt: skip
     assert pretrain_main([recipe, "--data", str(data), "--out", run, "--resume", "--set", "epochs=2"]) == 0
     assert "(2 epochs," in capsys.readouterr().out
+    events = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    resumed = [e for e in events if e["event"] == "resume"]
+    assert len(resumed) == 1 and (resumed[0]["epoch"], resumed[0]["step_in_epoch"]) == (1, 0)
+    assert "2 epochs" in resumed[0]["summary"] and events.index(resumed[0]) == [e["event"] for e in events].index(
+        "epoch") + 1  # right after the first segment's last record
     # the export records every command that worked on the run, the one that started it first
     assert pretrain_main([recipe, "--data", str(data), "--out", run, "--export-only"]) == 0
     started = f"skeletonzoo-pretrain {recipe} --data {data} --out {run} --set epochs=1 --set 'optimizer.lr_steps=[]'"

@@ -533,10 +533,15 @@ class Trainer:
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / RECIPE_FILE).write_text(recipe.model_dump_json(indent=2) + "\n")
+            where = {"world_size": self.world_size, "device": str(self.device),
+                     "hardware": hardware(self.device, self.world_size)}  # fmt: skip
             if self.position.global_step == 0:
                 self._log({"event": "start", "global_step": 0, "recipe": recipe.name, "summary": recipe.summary(),
-                           "world_size": self.world_size, "device": str(self.device),
-                           "hardware": hardware(self.device, self.world_size)})  # fmt: skip
+                           **where})  # fmt: skip
+            else:  # a later segment: where it picks up, with the recipe it continues under (epochs may differ)
+                self._log({"event": "resume", "global_step": self.position.global_step,
+                           "epoch": self.position.epoch, "step_in_epoch": self.position.step_in_epoch,
+                           "summary": recipe.summary(), **where})  # fmt: skip
         if self.position.global_step == 0 and recipe.model.queue_init == "keys":
             self._fill_queues()
         with self._signals():
