@@ -118,6 +118,11 @@ def test_pretrain_refuses_a_damaged_checkpoint_and_bad_paths(tmp_path, capsys):
     with pytest.raises(SystemExit):
         pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "r3"), "--threads", "0"])
     assert "--threads must be at least 1" in capsys.readouterr().err
+    no_data = ((["--export-only"], "--export-only needs --data PREPARED_DIR too"), ([], "required to train"))
+    for flags, message in no_data:
+        with pytest.raises(SystemExit):
+            pretrain_main([recipe, "--out", str(tmp_path / "run"), *flags])
+        assert message in capsys.readouterr().err
 
 
 def test_eval_options_out_of_range_name_the_option(tmp_path, capsys):

@@ -93,6 +93,9 @@ def _main(argv: Sequence[str] | None) -> int:
             print(load_recipe(args.recipe, args.overrides).model_dump_json(indent=2))
             return 0
         if not args.data:
+            if args.export_only:  # the export records the data's preprocessing and checks its fingerprint
+                parser.error("--export-only needs --data PREPARED_DIR too: the run's data, whose preprocessing the "
+                             "export records and whose fingerprint must match the checkpoint's")  # fmt: skip
             parser.error("--data PREPARED_DIR is required to train")
         out = Path(args.out or f"runs/{named}")
         if out.exists() and not out.is_dir():
