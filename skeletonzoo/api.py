@@ -281,10 +281,18 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
         if get_layout(candidate).num_joints == v:
             return candidate
     expected = " or ".join(f"{c!r} (V={get_layout(c).num_joints})" for c in defaults)
+    own_input = pipeline.input_layout if pipeline is not None else None
     adaptable = [name for name, lay in LAYOUTS.items() if lay.num_joints == v and (name, target) in ADAPTERS]
-    if adaptable:
+    if not preprocess and own_input and get_layout(own_input).num_joints == v:
+        # the model's own raw input, given with preprocessing off: the flag is the mistake
+        hint = (f"without preprocessing the input must be positions already preprocessed into {target!r}; raw "
+                f"{own_input!r} clips, as the model takes them, need preprocess=True (drop --no-preprocess); "
+                f"{own_input!r} positions normalised by your own pipeline are adapted with layout={own_input!r} "
+                f"(--layout {own_input})")  # fmt: skip
+    elif adaptable:
         hint = " or ".join(f'adapt with layout="{a}" (--layout {a} on the command line)' for a in adaptable)
-        takers = [a for a in adaptable if any(get_spec(n).input_layout == a for n in list_models())]
+        own = getattr(model, "model_name", None)
+        takers = [a for a in adaptable if any(get_spec(n).input_layout == a for n in list_models() if n != own)]
         hint += f" or pick a {takers[0]} model (skeletonzoo list)" if takers else ""
     else:
         hint = f"no known layout with V={v} has an adapter to {target!r}"

@@ -178,8 +178,11 @@ def test_layout_argument_runs_the_adapter(ntu_bone, ucla):
         _plain(ucla, adapt_layout(torch.from_numpy(positions), "nwucla20", "ntu25")),
         atol=2e-5,
     )
-    with pytest.raises(ValueError, match="expects layout 'ntu25' \\(V=25\\); adapt with layout=\"nwucla20\""):
+    flag_hint = ("expects layout 'ntu25' \\(V=25\\); without preprocessing .* need preprocess=True .* adapted "
+                 "with layout='nwucla20' \\(--layout nwucla20\\)")
+    with pytest.raises(ValueError, match=flag_hint) as err:
         skeletonzoo.embed(ucla, positions, preprocess=False)
+    assert "pick a" not in str(err.value)  # the model takes nwucla20 clips itself: the flag is the fix
 
 
 def test_two_d_keypoints_need_the_layout(ntu_bone):
