@@ -5,6 +5,7 @@ computation and handed to feature extraction a batch at a time.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,9 +75,15 @@ def as_samples(data: Any) -> Samples:
     ``(C, T, V, M)`` or a list of ``(C, T_i, V, M)`` clips (numpy, torch or nested lists).
 
     Raises:
+        TypeError: a file name instead of the clips.
         ValueError: another shape, clips that differ in C, V or M, no frames, or values that
             are not real numbers.
     """
+    if isinstance(data, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"embed takes the clips themselves (an array, a tensor or a list of samples), not a file name ({data!r}); "
+            "load the file first, e.g. np.load(path), or use `skeletonzoo embed MODEL FILE.npy|.npz -o OUT.npy`"
+        )
     if isinstance(data, (list, tuple)):
         clips = [numeric(c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32),
                           f"sample {i}") for i, c in enumerate(data)]  # fmt: skip

@@ -331,6 +331,7 @@ def embed(
         ValueError: wrong shape, joints (V), channels (C) or persons (M) for the model's
             layout (the message names the expected layout), or NaN/inf values (the message
             names the samples).
+        TypeError: a file name given as ``data`` (load the file first).
     """
     if device is not None:
         device = usable_device(device)

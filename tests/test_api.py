@@ -131,6 +131,12 @@ def test_wrong_shapes_name_the_expected_layout(ntu_bone, shape, message):
         skeletonzoo.embed(ntu_bone, np.ones(shape, np.float32))
 
 
+def test_a_file_name_as_data_says_to_load_it(ntu_bone, tmp_path):
+    for given in ("clips.npy", tmp_path / "clips.npy"):
+        with pytest.raises(TypeError, match=r"not a file name .*clips\.npy.*; load the file first, e\.g\. np\.load"):
+            skeletonzoo.embed(ntu_bone, given)
+
+
 def test_nan_and_extra_persons_name_the_samples(ntu_bone):
     x = _raw(5, 10, 25, 2)
     x[1, 0, 3, 4, 0] = np.nan
