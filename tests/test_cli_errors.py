@@ -100,6 +100,13 @@ def test_prepare_options_are_checked(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["prepare", "ntu60", "--raw", str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "0"])
     assert "--workers: must be at least 1, got 0" in capsys.readouterr().err
+    for dataset in ("nwucla", "ntu60"):
+        gone = ["--raw", str(tmp_path / "gone.npz"), "--out", str(tmp_path / "o")]
+        err = _error(capsys, main(["prepare", dataset, *gone]))
+        assert f"--raw {tmp_path / 'gone.npz'}: no such file or folder" in err
+    # a folder holding the packed archive: the archive is named, not just "no *.json"
+    err = _error(capsys, main(["prepare", "nwucla", "--raw", str(tmp_path), "--out", str(tmp_path / "o")]))
+    assert "no *.json clip files; it holds nwucla.npz: give that file instead of the folder" in err
 
 
 def test_pretrain_refuses_a_damaged_checkpoint_and_bad_paths(tmp_path, capsys):

@@ -29,6 +29,10 @@ def _run(args: argparse.Namespace) -> int:
     from ..data import prepare as p
 
     raw = args.raw
+    missing = [path for path in raw if not Path(path).exists()]
+    if missing:
+        raise FileNotFoundError(f"--raw {missing[0]}: no such file or folder; give the raw data's folder (or, for "
+                                "nwucla, nwucla.npz)")  # fmt: skip
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a file; give the folder to write the prepared dataset into")
     if args.dataset == "nwucla":

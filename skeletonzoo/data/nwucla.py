@@ -117,7 +117,10 @@ def read_nwucla_json_dir(directory: str | Path) -> NWUCLAClips:
     directory = Path(directory)
     files = sorted(directory.glob("*.json"))
     if not files:
-        raise DataFormatError(f"{directory}: no *.json clip files")
+        archives = sorted(directory.glob("*.npz"))
+        hint = (f"; it holds {archives[0].name}: give that file instead of the folder" if archives
+                else ": give the folder of the per-clip JSON files or the packed nwucla.npz")  # fmt: skip
+        raise DataFormatError(f"{directory}: no *.json clip files{hint}")
     sequences, labels, names = [], [], []
     for file in files:
         try:
