@@ -162,6 +162,17 @@ def test_changed_prepared_files_are_caught_before_use(tmp_path, capsys):
     assert "does not match meta.json" in err
 
 
+def test_every_command_tells_its_version(capsys):
+    import skeletonzoo
+
+    commands = (("skeletonzoo", main), ("skeletonzoo-pretrain", pretrain_main), ("skeletonzoo-eval", eval_main))
+    for prog, entry in commands:
+        with pytest.raises(SystemExit) as exited:
+            entry(["--version"])
+        assert exited.value.code == 0
+        assert capsys.readouterr().out == f"{prog} {skeletonzoo.__version__}\n"
+
+
 def test_ctrl_c_and_a_closed_pipe_end_in_one_line(capsys):
     import subprocess
     import sys

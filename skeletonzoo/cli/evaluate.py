@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from .._files import check_output
 from .._machine import usable_device
+from .._version import __version__
 from ..evaluate import MSMCLR_FINETUNE_RECIPE, FinetuneRecipe
 from ..evaluate.run import PROTOCOLS
 from ..exceptions import SkeletonZooError
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Accuracies are in %; trained protocols report the last epoch (honest) and the best test epoch "
         "(what the original code reports). See docs/evaluation.md.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument(
         "model", nargs="?", metavar="MODEL",
         help="zoo model name (e.g. msmclr-nwucla-xview) or skeletonzoo .safetensors checkpoint; its 'joint' "

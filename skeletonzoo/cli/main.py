@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
+from .._version import __version__
 from ..exceptions import SkeletonZooError, SkeletonZooWarning
 
 Handler = Callable[[argparse.Namespace], int]
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="skeletonzoo",
         description="Self-supervised skeleton action encoders: list, load, embed, convert.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(f"{__package__}.{name}").add_parser(sub)

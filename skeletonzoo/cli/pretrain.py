@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..exceptions import SkeletonZooError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pretrain a skeleton encoder with a recipe (a bundled recipe name = the zoo model "
         "name it produces, or a YAML file). Runs under torchrun for multi-GPU/multi-process training.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("recipe", nargs="?", help="bundled recipe / zoo model name, or a recipe YAML file")
     p.add_argument("--data", help="prepared dataset directory (`skeletonzoo prepare ...`); its train split is used")
     p.add_argument("--out", help="output directory (default: runs/RECIPE)")
