@@ -19,6 +19,7 @@ __all__ = [
     "SlowPrecisionWarning",
     "EmptySampleWarning",
     "InputWarning",
+    "CollapsedFeaturesWarning",
     "RecipeFitWarning",
 ]
 
@@ -124,6 +125,11 @@ class InputWarning(SkeletonZooWarning):
     """Input to ``embed`` that looks unlike what the models were trained on (all-zero samples,
     millimetre coordinates, positions normalised already); the features are still computed, the
     message says what to check."""
+
+
+class CollapsedFeaturesWarning(SkeletonZooWarning):
+    """An encoder gives (nearly) the same features for every clip, so every protocol scores near
+    chance; the message says how far the features spread and what usually causes it."""
 
 
 class RecipeFitWarning(SkeletonZooWarning):

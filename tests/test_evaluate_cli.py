@@ -95,6 +95,30 @@ def test_linear_knn_semi_end_to_end_equal_the_library(capsys, tmp_path, data_dir
     assert {m["machine"] for m in report["metrics"]} == {report["machine"]}  # each record, for the manifest
 
 
+def test_collapsed_features_are_warned_about(capsys, tmp_path, data_dir, encoder):
+    """An encoder that maps every clip to the same features (here: its input BatchNorm zeroed) is
+    named in one warning line before the protocols run, and in the report's notes."""
+    from skeletonzoo.evaluate.run import COLLAPSED_SPREAD, feature_spread
+
+    assert feature_spread(np.array([[1.0, 0.0], [-1.0, 0.0]])) == 1.0
+    assert feature_spread(np.array([[3.0, 4.0], [3.0, 4.0]])) == 0.0
+    path = tmp_path / "trained.safetensors"
+    for name, zeroed in (("trained", False), ("collapsed", True)):
+        if zeroed:
+            torch.nn.init.zeros_(encoder.data_bn.weight)
+            torch.nn.init.zeros_(encoder.data_bn.bias)
+        path = tmp_path / f"{name}.safetensors"
+        save_checkpoint(path, {"joint": encoder}, stream="motion", preprocessing=PREPROCESS)
+        out_json = tmp_path / f"{name}.json"
+        rc, _, err = _run(capsys, str(path), "--data", str(data_dir), "--protocol", "knn", "--json", str(out_json))
+        assert rc == 0, err
+        notes = json.loads(out_json.read_text())["notes"]
+        warned = [line for line in err.splitlines() if line.startswith("skeletonzoo-eval: warning: the train features")]
+        assert len(warned) == int(zeroed) and len(notes) == int(zeroed), (name, err, notes)
+    assert "barely differ between clips (their spread is " in notes[0]  # float rounding: ~1e-7
+    assert COLLAPSED_SPREAD < 3e-3  # below a random encoder's spread (the constant's comment)
+
+
 def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint, encoder):
     out_json = tmp_path / "ft.json"
     rc, _, err = _run(capsys, str(checkpoint), "--data", str(data_dir), "--protocol", "finetune",
