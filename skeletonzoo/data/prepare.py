@@ -554,7 +554,7 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
     clips = read_nwucla_json_dir(raw) if raw.is_dir() else read_nwucla_npz(raw)
     splits = prepare_nwucla(clips, NWUCLA_PREPROCESS)
     source["count_check"] = ", ".join(f"{s} {len(p.labels):,}" for s, p in splits.items()) + (
-        " clips: NW-UCLA's cross-view protocol (views 1 and 2 train, view 3 tests: train 1,020, test 464)"
+        " clips: NW-UCLA's cross-view protocol (train on views 1 and 2, test on view 3: 1,020 and 464 clips)"
         if {s: len(p.labels) for s, p in splits.items()} == {"train": 1020, "test": 464}
         else " clips (the full release has train 1,020, test 464)"
     )
