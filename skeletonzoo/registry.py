@@ -228,6 +228,10 @@ class ModelSpec(_Strict):
                 problems.append(f"{name} input {found.input!r}, expected {arch.input!r}")
         if metadata.stream != self.stream:
             problems.append(f"stream {metadata.stream!r}, expected {self.stream!r}")
+        # same architecture is not the same model: SkeletonCLR and MsMCLR share ST-GCN's
+        recorded = metadata.provenance.get("method")
+        if recorded is not None and recorded != self.method:
+            problems.append(f"trained with method {recorded!r}, expected {self.method!r}")
         if metadata.preprocessing is not None:
             try:
                 stored = Preprocess.from_dict(metadata.preprocessing)

@@ -156,6 +156,10 @@ def test_checkpoint_problems_name_each_difference():
         preprocessing=Preprocess().to_dict(),
     )
     assert spec.checkpoint_problems(good) == []  # dropout does not change the model
+    # the same architecture trained by another method is another model
+    skeletonclr = good.model_copy(update={"provenance": {"method": "skeletonclr"}})
+    assert spec.checkpoint_problems(skeletonclr) == ["trained with method 'skeletonclr', expected 'msmclr'"]
+    assert spec.checkpoint_problems(good.model_copy(update={"provenance": {"method": "msmclr"}})) == []
     wider = spec.components["joint"].config.model_copy(update={"hidden_channels": 64})
     wide = good.model_copy(update={
         "components": {"joint": ComponentSpec(config=wider)},
