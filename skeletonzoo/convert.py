@@ -571,9 +571,15 @@ def convert_to_safetensors(
 
     Returns:
         The output path.
+
+    Raises:
+        ValueError: ``output`` is the source file itself or a folder (an existing other file is
+            replaced).
     """
+    from ._files import check_output
     from .checkpoint import save_checkpoint  # local: checkpoint imports models only
 
+    check_output(output, overwrite=True, inputs=[source])  # never the original checkpoint itself
     ref = load_reference_checkpoint(source, method)
     save_checkpoint(
         output,

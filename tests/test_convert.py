@@ -163,6 +163,19 @@ def test_cli_convert_roundtrip(tmp_path, capsys):
     # errors are reported without a traceback
     assert cli(["convert", str(src), "--method", "msmclr", "-o", str(tmp_path / "x.safetensors")]) == 2
     assert "looks like a 'crosscale-sgclr'" in capsys.readouterr().err
+    # nothing is lost: not the source, not an earlier output unless asked, and a folder is named
+    source_bytes, output_bytes = src.read_bytes(), out.read_bytes()
+    for target, message in ((src, "is the input file"), (out, "already exists; pass --overwrite"),
+                            (tmp_path, "is a folder; give a file name")):  # fmt: skip
+        assert cli(["convert", str(src), "--method", "crosscale-sgclr", "-o", str(target)]) == 2
+        assert message in capsys.readouterr().err
+    assert (src.read_bytes(), out.read_bytes()) == (source_bytes, output_bytes)
+    assert cli(["convert", str(src), "--method", "crosscale-sgclr", "-o", str(out), "--overwrite"]) == 0
+    with pytest.raises(ValueError, match="is the input file"):  # the library keeps the source too
+        from skeletonzoo.convert import convert_to_safetensors
+
+        convert_to_safetensors(src, "crosscale-sgclr", src)
+    assert src.read_bytes() == source_bytes
 
 
 def test_parity_checkpoint_roundtrip_through_safetensors(msmclr_ref_path, tmp_path, inputs, expected_msmclr):

@@ -6,9 +6,11 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .._files import check_output
     from ..checkpoint import read_metadata
     from ..convert import convert_to_safetensors
 
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.source])
     out = convert_to_safetensors(args.source, args.method, args.output, stream=args.stream)
     meta = read_metadata(out)
     parts = ", ".join(
@@ -32,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", help="original checkpoint (.pt / .pth)")
     p.add_argument("--method", required=True, choices=sorted(REFERENCE_METHODS))
     p.add_argument("-o", "--output", required=True, help="destination .safetensors file")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.add_argument(
         "--stream", default="joint", choices=["joint", "motion", "bone"],
         help="input stream the model was trained on (the original files do not record it)",
