@@ -165,9 +165,17 @@ def test_a_malformed_file_stops_the_run_naming_it(tmp_path):
     rng = np.random.default_rng(2)
     paths = write_ntu_tree(tmp_path / "raw", ["S001C001P001R001A001", "S001C001P002R001A001"], rng)
     bad = paths["S001C001P002R001A001"]
-    bad.write_text("\n".join(bad.read_text().splitlines()[:20]))
+    whole = bad.read_text()
+    bad.write_text("\n".join(whole.splitlines()[:20]))
     with pytest.raises(DataFormatError, match=f"{bad.name}, line 21"):
         prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True)
+    # the file fixed: another input (its size changed), so the run starts again, and the message says why
+    bad.write_text(whole)
+    with pytest.raises(PrepareError, match="a raw file fixed or re-extracted since counts as other input.*--overwrite"):
+        prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True)
+    metas = prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True,
+                        overwrite=True)  # fmt: skip
+    assert sum(s.num_samples for s in metas["xsub"].splits.values()) == 2
 
 
 def test_writer_never_finishes_short(tmp_path):

@@ -462,8 +462,9 @@ class PreparedWriter:
             return
         if journal is not None and journal.run_id != run_id and not overwrite:
             raise PrepareError(
-                f"{self.root} holds an unfinished preparation of other input or options; pass --overwrite "
-                "(overwrite=True) to discard it, or choose another --out"
+                f"{self.root} holds an unfinished preparation of other input or options (a raw file fixed or "
+                "re-extracted since counts as other input: its size changed); pass --overwrite (overwrite=True) "
+                "to discard it and start again, or choose another --out"
             )
         if journal is None:
             refuse_unknown_files(self.root, self.names, overwrite)
