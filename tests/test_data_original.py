@@ -109,3 +109,30 @@ def test_cli_prepare_original(tmp_path, kind):
         np.testing.assert_array_equal(data.positions, expected)
         assert data.names == parts[part][1] and data.labels.tolist() == parts[part][2]
         assert data.meta.dataset == "ntu60" and data.meta.num_classes == 60
+
+
+def test_prepare_original_refuses_what_the_original_pipeline_did_not_write(tmp_path, capsys):
+    """The meta.json would claim the NTU layout, the pipeline's T and M and the dataset's classes:
+    arrays or options that contradict it are refused before anything is written."""
+    rng = np.random.default_rng(3)
+    _write_original(tmp_path / "orig", "position", rng)
+    args = ["prepare", "original", "--raw", str(tmp_path / "orig"), "--out", str(tmp_path / "out")]
+
+    def refused(*extra: str) -> str:
+        assert main([*args, *extra]) == 2
+        assert not (tmp_path / "out" / "meta.json").exists()
+        return capsys.readouterr().err
+
+    assert "--as ntu60 has benchmarks xsub, xview, not 'xset'" in refused("--as", "ntu60", "--benchmark", "xset")
+    assert "--as ntu60 has 60 classes; drop --num-classes 5" in refused(
+        "--as", "ntu60", "--benchmark", "xsub", "--num-classes", "5")  # fmt: skip
+    assert "labels span 0..4, but 3 classes take 0..2" in refused(
+        "--as", "mine", "--benchmark", "b", "--num-classes", "3")  # fmt: skip
+    not_ntu = ((2, 3, 50, 20, 1), "the original pipeline's arrays are (N, 3, T, 25, M)")
+    other_length = ((2, 3, 64, 25, 2), "T=64, M=2; the original pipeline's *_position.npy has T=50, M=2")
+    for shape, message in (not_ntu, other_length):
+        for part in ("train", "val"):
+            np.save(tmp_path / "orig" / f"{part}_position.npy", np.ones(shape, np.float32))
+            with open(tmp_path / "orig" / f"{part}_label.pkl", "wb") as f:
+                pickle.dump(([f"s{i}" for i in range(2)], [0, 1]), f)
+        assert message in refused("--as", "ntu60", "--benchmark", "xsub")

@@ -48,9 +48,18 @@ def _run(args: argparse.Namespace) -> int:
         if len(raw) != 1 or not args.as_dataset or not args.benchmark or len(args.benchmark) != 1:
             raise ValueError("original takes one --raw folder, --as DATASET and one --benchmark")
         from ..data.splits import ntu_class_names
+        from ..registry import DATASETS
 
         names = ntu_class_names(args.as_dataset) if args.as_dataset in ("ntu60", "ntu120") else ()
-        num_classes = {"ntu60": 60, "ntu120": 120}.get(args.as_dataset, args.num_classes)
+        known = DATASETS.get(args.as_dataset)
+        if known is not None:  # a zoo dataset: its benchmarks and class count are known
+            if args.benchmark[0] not in known.splits:
+                raise ValueError(f"--as {args.as_dataset} has benchmarks {', '.join(known.splits)}, not "
+                                 f"{args.benchmark[0]!r}")  # fmt: skip
+            if args.num_classes is not None and args.num_classes != known.num_classes:
+                raise ValueError(f"--as {args.as_dataset} has {known.num_classes} classes; drop --num-classes "
+                                 f"{args.num_classes}")  # fmt: skip
+        num_classes = known.num_classes if known is not None else args.num_classes
         if num_classes is None:
             raise ValueError(f"--num-classes is needed for --as {args.as_dataset}")
         meta = p.prepare_original(raw[0], args.out, dataset=args.as_dataset, benchmark=args.benchmark[0],

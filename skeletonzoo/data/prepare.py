@@ -40,7 +40,7 @@ from ..exceptions import DataFormatError, EmptySampleWarning, PrepareError
 from ..skeleton.layouts import get_layout
 from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
-from .original import open_original
+from .original import OriginalPart, open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
 from .prepared import (
     PreparedMeta,
@@ -563,6 +563,28 @@ def prepare_nwucla_dataset(raw: str | Path, out: str | Path, *, overwrite: bool 
                           preprocessing=NWUCLA_PREPROCESS.to_dict(), source=source)  # fmt: skip
 
 
+def _check_original_part(part: OriginalPart, preprocess: Preprocess, num_classes: int) -> None:
+    """Refuse arrays the original NTU pipeline did not write (what the meta.json would claim)."""
+    shape = tuple(part.positions.shape)
+    if len(shape) != 5 or shape[1] != 3 or shape[3] != 25:
+        raise DataFormatError(
+            f"{part.path}: samples of shape {shape[1:]}; the original pipeline's arrays are (N, 3, T, 25, M) in "
+            "the NTU 25-joint layout: prepare other skeletons from their raw files (skeletonzoo prepare DATASET)"
+        )
+    expected = (preprocess.num_frames, preprocess.num_persons)
+    if part.normalised and (shape[2], shape[4]) != expected:
+        raise DataFormatError(
+            f"{part.path}: T={shape[2]}, M={shape[4]}; the original pipeline's *_position.npy has T={expected[0]}, "
+            f"M={expected[1]} (another normalisation: prepare from its *_data.npy or the raw files)"
+        )
+    labels = part.labels
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise DataFormatError(
+            f"{part.path.parent}: labels span {int(labels.min())}..{int(labels.max())}, but {num_classes} classes "
+            f"take 0..{num_classes - 1}; check --as (or --num-classes)"
+        )
+
+
 def prepare_original(
     raw: str | Path,
     out: str | Path,
@@ -581,6 +603,8 @@ def prepare_original(
     raw, out = Path(raw), Path(out)
     parts = {split: open_original(raw, split) for split in ("train", "test")}
     preprocess = Preprocess()
+    for part in parts.values():
+        _check_original_part(part, preprocess, num_classes)
     shapes = {p.positions.shape[1:] if p.normalised else (3, preprocess.num_frames, *p.positions.shape[3:])
               for p in parts.values()}  # fmt: skip
     if len(shapes) != 1:
