@@ -110,6 +110,34 @@ def test_interrupted_run_resumes_and_matches_a_fresh_one(ntu60_raw, tmp_path, mo
     assert fresh["xsub"].source["run_id"] == a.meta.source["run_id"]
 
 
+def test_cli_interrupt_resume_and_rerun_say_what_happened(ntu60_raw, tmp_path, monkeypatch, capsys):
+    """Ctrl-C says the work is kept and how to continue, the next run says it continues, and a
+    run on the finished output says there was nothing to do."""
+    root, _ = ntu60_raw
+    calls = {"n": 0}
+
+    def flaky(job):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt
+        return load_job(job)
+
+    monkeypatch.setattr(prepare_module, "load_job", flaky)
+    out = tmp_path / "out"
+    args = ["prepare", "ntu60", "--raw", str(root), "--out", str(out), "--benchmark", "xsub", "--allow-incomplete",
+            "--workers", "1", "--batch-size", "4"]  # fmt: skip
+    assert main(args) == 130
+    assert f"interrupted; the clips written so far are kept in {out}: run the same command again" in (
+        capsys.readouterr().err)  # fmt: skip
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "prepare ntu60: continuing an interrupted preparation at clip 8 of 24" in captured.err
+    assert "nothing to do" not in captured.out
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"{out}: ntu60 xsub: train" in printed and "(prepared before: nothing to do)" in printed
+
+
 def test_output_of_other_input_is_not_overwritten(ntu60_raw, tmp_path):
     root, names = ntu60_raw
     prepare_ntu(root, tmp_path, "ntu60", ["xsub"], workers=1, allow_incomplete=True)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
-def _summary(out: object, meta: object) -> str:
+def _stamp(out: str | Path) -> int | None:
+    """When ``out``'s ``meta.json`` was last written (``None``: not there)."""
+    path = Path(out) / "meta.json"
+    return path.stat().st_mtime_ns if path.is_file() else None
+
+
+def _summary(out: object, meta: object, stamp: int | None = None) -> str:
+    """One prepared output in two lines; ``stamp`` (:func:`_stamp` before the work) tells a
+    preparation that was finished already (its ``meta.json`` untouched) from a new one."""
     from ..data.prepared import PreparedMeta
 
     assert isinstance(meta, PreparedMeta)
     splits = ", ".join(f"{s} {i.num_samples:,} {tuple(i.shape[1:])}" for s, i in meta.splits.items())
-    return f"{out}: {meta.dataset} {meta.benchmark}: {splits}\n  counts: {meta.source.get('count_check', '-')}"
+    done = " (prepared before: nothing to do)" if stamp is not None and stamp == _stamp(str(out)) else ""
+    counts = meta.source.get("count_check") or "not checked (the input's own split)"
+    return f"{out}: {meta.dataset} {meta.benchmark}: {splits}{done}\n  counts: {counts}"
 
 
 def _positive(text: str) -> int:
@@ -26,6 +37,17 @@ def _positive(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    try:
+        return _prepare(args)
+    except KeyboardInterrupt:
+        if args.dataset == "nwucla":  # seconds of work, not resumable: the generic message
+            raise
+        print(f"skeletonzoo prepare: interrupted; the clips written so far are kept in {args.out}: run the same "
+              "command again to continue", file=sys.stderr)  # fmt: skip
+        return 130
+
+
+def _prepare(args: argparse.Namespace) -> int:
     from ..data import prepare as p
 
     raw = args.raw
@@ -41,8 +63,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.benchmark and set(args.benchmark) != {"xview"}:
             raise ValueError(f"NW-UCLA has one benchmark here, xview (views 1, 2 train, view 3 test); "
                              f"got --benchmark {' '.join(args.benchmark)}")  # fmt: skip
+        stamp = _stamp(args.out)
         meta = p.prepare_nwucla_dataset(raw[0], args.out, overwrite=args.overwrite)
-        print(_summary(args.out, meta))
+        print(_summary(args.out, meta, stamp))
         return 0
     if args.dataset == "original":
         if len(raw) != 1 or not args.as_dataset or not args.benchmark or len(args.benchmark) != 1:
@@ -62,9 +85,10 @@ def _run(args: argparse.Namespace) -> int:
         num_classes = known.num_classes if known is not None else args.num_classes
         if num_classes is None:
             raise ValueError(f"--num-classes is needed for --as {args.as_dataset}")
+        stamp = _stamp(args.out)
         meta = p.prepare_original(raw[0], args.out, dataset=args.as_dataset, benchmark=args.benchmark[0],
                                   num_classes=num_classes, class_names=names, overwrite=args.overwrite)  # fmt: skip
-        print(_summary(args.out, meta))
+        print(_summary(args.out, meta, stamp))
         return 0
     if args.dataset in ("ntu60", "ntu120"):
         plan = p.plan_ntu(raw, args.dataset, args.benchmark)
@@ -72,10 +96,11 @@ def _run(args: argparse.Namespace) -> int:
         plan = p.plan_pkummd(raw, p.PKU_PHASES[args.dataset], args.benchmark)
     verdicts = p.check_counts(plan, allow_incomplete=args.allow_incomplete)
     outs = p.output_dirs(args.out, plan.benchmarks)
+    stamps = {b: _stamp(out) for b, out in outs.items()}
     metas = p.run_plan(plan, outs, workers=args.workers, batch_size=args.batch_size, overwrite=args.overwrite,
                        verdicts=verdicts)  # fmt: skip
     for b, meta in metas.items():
-        print(_summary(outs[b], meta))
+        print(_summary(outs[b], meta, stamps[b]))
     return 0
 
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -375,6 +376,12 @@ def _stage1_batch(clips: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def _ignore_interrupts() -> None:
+    """Pool initializer: Ctrl-C is the main process's to handle (it stops the pool); a worker
+    would print its own traceback for the same keypress."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _parsed(jobs: list[Job], workers: int) -> Iterator[list[np.ndarray]]:
     if workers <= 1:
         yield from map(load_job, jobs)
@@ -382,7 +389,7 @@ def _parsed(jobs: list[Job], workers: int) -> Iterator[list[np.ndarray]]:
     methods = multiprocessing.get_all_start_methods()
     # fork: workers only parse with numpy, and start without re-importing the package
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_ignore_interrupts) as pool:
         yield from pool.imap(load_job, jobs, chunksize=4)
 
 
@@ -429,6 +436,9 @@ def run_plan(
     first = min((writers[b].progress for b in active), default=len(plan.jobs))
     total = int(starts[-1])
     show = sys.stderr.isatty() if progress is None else progress
+    if active and first > 0:
+        print(f"prepare {plan.dataset}: continuing an interrupted preparation at clip {int(starts[first]):,} of "
+              f"{total:,}", file=sys.stderr, flush=True)  # fmt: skip
     bar = tqdm(total=total, initial=int(starts[first]), unit="clip", desc=f"prepare {plan.dataset}",
                disable=not show or not active, smoothing=0.05)  # fmt: skip
     pending: list[np.ndarray] = []
