@@ -322,8 +322,19 @@ def test_pkummd_errors(pku_raw, tmp_path):
     with pytest.raises(DataFormatError, match="line 1: action id 60 outside 1..51"):
         prepare_pkummd(bad, tmp_path / "o2", 1, workers=1)
     (bad / "skeleton" / "0291-R.txt").unlink()
-    with pytest.raises(PrepareError, match="1 of the 3 videos"):
+    with pytest.raises(PrepareError, match="1 of the 3 videos.*or pass --allow-incomplete"):
         prepare_pkummd(bad, tmp_path / "o3", 1, workers=1)
+    # --allow-incomplete prepares the videos that are there and records what it left out
+    shutil.copy(root / "label" / "0002-M.txt", bad / "label" / "0002-M.txt")
+    meta = prepare_pkummd(bad, tmp_path / "o3", 1, workers=1, allow_incomplete=True)["xsub"]
+    assert meta.source["skipped_missing_videos"].startswith("1 of 3 ") and meta.source["videos"] == 2
+    full = prepare_pkummd(root, tmp_path / "o4", 1, workers=1)["xsub"]
+    from skeletonzoo.data.prepared import read_prepared_meta
+
+    names = {out: [n for split in read_prepared_meta(tmp_path / out / "xsub").splits
+                   for n in open_prepared(tmp_path / out / "xsub", split).names] for out in ("o3", "o4")}  # fmt: skip
+    assert any(n.startswith("0291-R") for n in names["o4"]) and full.source["videos"] == 3
+    assert names["o3"] == [n for n in names["o4"] if not n.startswith("0291-R")]
     lines = (root / "skeleton" / "0002-L.txt").read_text().splitlines()
     (bad / "skeleton" / "0002-L.txt").write_text("\n".join(lines[:7] + [lines[7][:100]]))
     with pytest.raises(DataFormatError, match="0002-L.txt, line 8: expected 150 numbers.*truncated — download"):

@@ -93,7 +93,7 @@ def _prepare(args: argparse.Namespace) -> int:
     if args.dataset in ("ntu60", "ntu120"):
         plan = p.plan_ntu(raw, args.dataset, args.benchmark)
     else:
-        plan = p.plan_pkummd(raw, p.PKU_PHASES[args.dataset], args.benchmark)
+        plan = p.plan_pkummd(raw, p.PKU_PHASES[args.dataset], args.benchmark, allow_incomplete=args.allow_incomplete)
     verdicts = p.check_counts(plan, allow_incomplete=args.allow_incomplete)
     outs = p.output_dirs(args.out, plan.benchmarks)
     stamps = {b: _stamp(out) for b, out in outs.items()}

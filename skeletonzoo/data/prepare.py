@@ -269,8 +269,13 @@ def plan_pkummd(
     benchmarks: Sequence[str] | None = None,
     *,
     preprocess: Preprocess | None = None,
+    allow_incomplete: bool = False,
 ) -> Plan:
-    """Plan a PKU-MMD preparation: every action of every video in the split files is a clip."""
+    """Plan a PKU-MMD preparation: every action of every video in the split files is a clip.
+
+    A video of the split files without its skeleton or label file stops the plan, unless
+    ``allow_incomplete``: then it is left out and counted in the plan's ``source``.
+    """
     roots = _paths(raw)
     files = find_pku_files(roots, phase)
     benchmarks = list(dict.fromkeys(benchmarks or [b for b in PKU_BENCHMARKS if b in files.split_files]))
@@ -282,11 +287,14 @@ def plan_pkummd(
     videos = sorted({v for p in parts.values() for vs in p.values() for v in vs})
     absent = [v for v in videos if not (files.skeleton_dir / f"{v}.txt").is_file()
               or not (files.label_dir / f"{v}.txt").is_file()]  # fmt: skip
-    if absent:
+    if absent and not allow_incomplete:
         raise PrepareError(
             f"{len(absent)} of the {len(videos)} videos in the split files have no skeleton or label file in "
-            f"{files.skeleton_dir} / {files.label_dir}, e.g. {absent[:3]}; extract the archives completely"
+            f"{files.skeleton_dir} / {files.label_dir}, e.g. {absent[:3]}; extract the archives completely, or "
+            "pass --allow-incomplete (allow_incomplete=True) to prepare the videos that are there"
         )
+    listed = len(videos)
+    videos = [v for v in videos if v not in set(absent)]
     split_of = {b: {v: s for s, vs in p.items() for v in vs} for b, p in parts.items()}
     jobs, names, labels, sizes = [], [], [], []
     splits: dict[str, list[str | None]] = {b: [] for b in benchmarks}
@@ -318,6 +326,8 @@ def plan_pkummd(
             "raw": [str(r) for r in roots],
             "phase": phase,
             "videos": len(videos),
+            **({"skipped_missing_videos": f"{len(absent)} of {listed} (no skeleton or label file; "
+                                          "--allow-incomplete)"} if absent else {}),  # fmt: skip
             "split_files": {b: str(files.split_files[b]) for b in benchmarks},
             # how a label line's frames are cut (data prepared before this key cut [start, end) 0-based)
             "clip_frames": "start..end of the label line, 1-based, both included",
@@ -524,10 +534,12 @@ def prepare_pkummd(
     batch_size: int = 256,
     overwrite: bool = False,
     progress: bool | None = None,
+    allow_incomplete: bool = False,
 ) -> dict[str, PreparedMeta]:
-    """Prepare PKU-MMD phase 1 or 2 (``xsub`` and ``xview`` where split files exist)."""
-    plan = plan_pkummd(raw, phase, benchmarks)
-    verdicts = check_counts(plan)
+    """Prepare PKU-MMD phase 1 or 2 (``xsub`` and ``xview`` where split files exist); see
+    :func:`plan_pkummd` for ``allow_incomplete``."""
+    plan = plan_pkummd(raw, phase, benchmarks, allow_incomplete=allow_incomplete)
+    verdicts = check_counts(plan, allow_incomplete=allow_incomplete)
     return run_plan(plan, output_dirs(out, plan.benchmarks), workers=workers, batch_size=batch_size,
                     overwrite=overwrite, progress=progress, verdicts=verdicts)  # fmt: skip
 
