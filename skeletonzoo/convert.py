@@ -293,7 +293,8 @@ def _infer_config(state: Mapping[str, torch.Tensor], prefix: str) -> EncoderConf
         hidden_dim=last.shape[0],
         layout=layout,
         graph_strategy=strategy,
-        edge_importance=f"{prefix}.edge_importance.0" in state,
+        # from any of the keys, so that one missing key is named as missing, not the rest as unexpected
+        edge_importance=any(key.startswith(f"{prefix}.edge_importance.") for key in state),
         temporal_kernel_size=first.shape[2],
     )
     removed = _removed_edges(adjacency, config)
@@ -379,7 +380,8 @@ def _build_component(
 ) -> _Built:
     """Fresh modules for the keys under ``prefix`` (the values are loaded once all keys check out)."""
     encoder = SkeletonEncoder(config)
-    mlp = f"{prefix}.fc.0.weight" in state
+    # an MLP head by any of its keys (one missing key is then named as missing, not its siblings as unexpected)
+    mlp = any(key.startswith((f"{prefix}.fc.0.", f"{prefix}.fc.2.")) for key in state)
     # the second encoder of CrosScale / CrosView ends in the joint head only with MLP heads
     # (the released code shares it inside `if mlp:`); a single Linear head is its own
     kind = comp.head if mlp else "projection"
@@ -388,7 +390,7 @@ def _build_component(
             raise ReferenceCheckpointError(f"{method}: the {comp.name} head needs the joint head")
         head: torch.nn.Module = ScaleProjectionHead(joint_head, config.hidden_dim)
     else:
-        out_key = f"{prefix}.fc.2.weight" if mlp else f"{prefix}.fc.weight"
+        out_key = f"{prefix}.fc.2.weight" if mlp else f"{prefix}.fc.weight"  # (absent: reported as missing below)
         out_features = state[out_key].shape[0] if out_key in state else 128
         head = ProjectionHead(config.hidden_dim, out_features, mlp=mlp)
     plans = [(encoder, _encoder_keys(encoder, prefix)), (head, _head_keys(head, prefix, kind))]

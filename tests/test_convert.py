@@ -92,6 +92,19 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
         convert_reference_checkpoint(garbage, "skeletonclr")
 
 
+@pytest.mark.parametrize("dropped", ["encoder_q.fc.0.weight", "encoder_q.edge_importance.0"])
+def test_a_missing_key_that_decides_the_structure_is_named(tmp_path, dropped):
+    """The head's kind and the edge importances are read from any of their keys, so the one key
+    missing is named, not its siblings as unexpected."""
+    path = tmp_path / "m.pt"
+    write_reference_checkpoint(path, "msmclr")
+    state = torch.load(path)
+    del state[dropped]
+    torch.save(state, path)
+    with pytest.raises(ReferenceCheckpointError, match=rf"Details: missing keys: {dropped}\.$"):
+        convert_reference_checkpoint(path, "msmclr")
+
+
 class _Payload:
     """Unpickling this would create a marker file: proof that code ran."""
 
