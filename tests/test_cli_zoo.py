@@ -208,3 +208,11 @@ def test_info_reads_a_checkpoint_file(tmp_path, capsys, published_model):
     assert "(not a published file)" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "missing.safetensors")]) == 2
     assert "no checkpoint file at" in capsys.readouterr().err
+    # a file that records no preprocessing (a converted original checkpoint): info says what load applies
+    from skeletonzoo.checkpoint import load_checkpoint, save_checkpoint
+
+    bare = tmp_path / "converted.safetensors"
+    save_checkpoint(bare, {"joint": load_checkpoint(other).encoders["joint"]})
+    assert main(["info", str(bare)]) == 0
+    assert "none recorded: load/embed apply the original pipeline's (Preprocess defaults)" in capsys.readouterr().out
+    assert skeletonzoo.load(bare).preprocess == skeletonzoo.data.Preprocess()

@@ -84,8 +84,11 @@ def _describe_file(path: Path) -> list[str]:
                      f"hidden_channels={c.hidden_channels} hidden_dim={c.hidden_dim} "
                      f"input={component.input}")  # fmt: skip
     pre = meta.preprocessing
+    # as skeletonzoo.load applies it: a file that records none (a converted original-code checkpoint)
+    # gets the original *_position.npy pipeline, Preprocess's default
     lines.append("  preprocessing " + (", ".join(f"{k}={v}" for k, v in pre.items() if v is not None) if pre else
-                                       "none recorded (give normalised positions, preprocess=False)"))  # fmt: skip
+                                       "none recorded: load/embed apply the original pipeline's (Preprocess "
+                                       "defaults); preprocess=False for positions normalised already"))  # fmt: skip
     prov = meta.provenance
     for key in ("method", "recipe", "seed", "epochs_run", "epochs_planned", "hardware", "wall_time_s", "command",
                 "source", "source_sha256"):  # fmt: skip
