@@ -69,6 +69,15 @@ def test_single_benchmark_goes_to_out_itself(ntu60_raw, tmp_path):
     metas = prepare_ntu(root, tmp_path, "ntu60", ["xview"], workers=1, allow_incomplete=True)
     assert set(metas) == {"xview"} and (tmp_path / "meta.json").is_file()
     assert "INCOMPLETE" in metas["xview"].source["count_check"]
+    # the two layouts never share a folder: one of them would be stale
+    with pytest.raises(PrepareError, match="holds a single-benchmark preparation"):
+        prepare_ntu(root, tmp_path, "ntu60", ["xsub", "xview"], workers=1, allow_incomplete=True)
+    both = tmp_path / "both"
+    prepare_ntu(root, both, "ntu60", ["xsub", "xview"], workers=1, allow_incomplete=True)
+    with pytest.raises(PrepareError, match=f"holds per-benchmark preparations \\(xsub/, xview/\\); to prepare xsub "
+                                           f"alone give --out {both / 'xsub'}"):  # fmt: skip
+        prepare_ntu(root, both, "ntu60", ["xsub"], workers=1, allow_incomplete=True)
+    assert not (both / "meta.json").exists()
 
 
 def test_counts_are_checked_before_any_work(ntu60_raw, tmp_path, capsys):

@@ -44,6 +44,7 @@ from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwuc
 from .original import OriginalPart, open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
 from .prepared import (
+    JOURNAL,
     PreparedMeta,
     PreparedWriter,
     read_prepared_meta,
@@ -371,10 +372,34 @@ def check_counts(plan: Plan, *, allow_incomplete: bool = False) -> dict[str, str
     return verdicts
 
 
+def _holds_preparation(folder: Path) -> bool:
+    """A finished or unfinished prepared directory."""
+    return (folder / "meta.json").is_file() or (folder / JOURNAL).is_file()
+
+
 def output_dirs(out: str | Path, benchmarks: Sequence[str]) -> dict[str, Path]:
-    """Where each benchmark goes: ``out`` itself for one benchmark, ``out/{benchmark}`` for several."""
+    """Where each benchmark goes: ``out`` itself for one benchmark, ``out/{benchmark}`` for several.
+
+    Raises:
+        PrepareError: ``out`` is laid out the other way by an earlier run (per-benchmark folders
+            where one preparation would go, or one preparation where folders would go): the
+            two would sit side by side, one of them stale.
+    """
     out = Path(out)
-    return {benchmarks[0]: out} if len(benchmarks) == 1 else {b: out / b for b in benchmarks}
+    if len(benchmarks) == 1:
+        nested = sorted(d.name for d in out.iterdir() if d.is_dir() and _holds_preparation(d)) if out.is_dir() else []
+        if nested:
+            raise PrepareError(
+                f"{out} holds per-benchmark preparations ({', '.join(f'{n}/' for n in nested)}); to prepare "
+                f"{benchmarks[0]} alone give --out {out / benchmarks[0]}, or choose another folder"
+            )
+        return {benchmarks[0]: out}
+    if _holds_preparation(out):
+        raise PrepareError(
+            f"{out} holds a single-benchmark preparation; several benchmarks go into subfolders of a folder of "
+            "their own: choose another --out, or prepare one --benchmark at a time"
+        )
+    return {b: out / b for b in benchmarks}
 
 
 def _stage1_batch(clips: list[np.ndarray]) -> torch.Tensor:
