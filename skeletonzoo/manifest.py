@@ -286,11 +286,14 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     Raises:
         ManifestError: missing file, invalid JSON, or a schema violation (with its location).
     """
+    from_env = path is None and bool(os.environ.get(MANIFEST_ENV))
     path = Path(path) if path is not None else manifest_path()
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ManifestError(f"cannot read the weights manifest {path}: {exc.strerror or exc}") from None
+        where = (f" (set by ${MANIFEST_ENV}: a draft starts as a copy of the packaged {PACKAGED_MANIFEST.name}; "
+                 f"unset the variable to read the packaged one)") if from_env else ""  # fmt: skip
+        raise ManifestError(f"cannot read the weights manifest {path}: {exc.strerror or exc}{where}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -214,6 +214,13 @@ def _entry_dict() -> dict:
     }  # fmt: skip
 
 
+def test_a_missing_draft_manifest_names_the_variable_that_chose_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKELETONZOO_MANIFEST", str(tmp_path / "draft.json"))
+    with pytest.raises(ManifestError, match=r"draft\.json: .*\(set by \$SKELETONZOO_MANIFEST: a draft starts as a "
+                                            r"copy of the packaged weights_manifest\.json"):  # fmt: skip
+        list_models()
+
+
 def test_unknown_names_in_the_manifest_are_an_error(tmp_path, monkeypatch):
     data = json.loads(PACKAGED_MANIFEST.read_text())
     data["models"]["msmclr-ntu60-xsubb"] = {}
