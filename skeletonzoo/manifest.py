@@ -286,8 +286,8 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     Raises:
         ManifestError: missing file, invalid JSON, or a schema violation (with its location).
     """
-    from_env = path is None and bool(os.environ.get(MANIFEST_ENV))
     path = Path(path) if path is not None else manifest_path()
+    from_env = bool(os.environ.get(MANIFEST_ENV)) and path == manifest_path()  # callers pass manifest_path() too
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
