@@ -242,6 +242,13 @@ def read_reference_state(path: str | Path) -> dict[str, torch.Tensor]:
                 "model's state dict with torch.save(model.state_dict(), path) in the original "
                 "code, then convert that file."
             ) from None
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save: a zip archive, or a bare pickle
+            raise CheckpointError(
+                f"{path} is not a torch checkpoint: it starts with {head!r}, where a file written by torch.save "
+                "starts a zip archive (PK) or a pickle; give the .pt/.pth file the original code saved"
+            ) from None
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
         raise CheckpointError(
             f"{path} is not a readable torch checkpoint (corrupted or truncated?): "
@@ -414,7 +421,7 @@ def _mismatch_error(
     keys look like when that is another one."""
     detected = _detect_method(present)
     hint = (
-        f" The file looks like a {detected!r} checkpoint; pass method={detected!r}."
+        f" The file looks like a {detected!r} checkpoint; pass method={detected!r} (--method {detected})."
         if detected and detected != method and not (method == "sgclr" and detected == "skeletonclr")
         else ""
     )

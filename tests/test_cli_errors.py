@@ -86,6 +86,9 @@ def test_damaged_input_files_are_named(tmp_path, capsys):
     assert "a single array, not the NW-UCLA .npz archive" in err
     err = _error(capsys, main(["prepare", "nwucla", "--raw", str(tmp_path / "cut.npz"), "--out", out]))
     assert "cannot read it as the NW-UCLA .npz archive" in err
+    (tmp_path / "mk.py").write_text("print(1)\n")  # not NumPy at all: not "pickled data"
+    err = _error(capsys, main(["prepare", "nwucla", "--raw", str(tmp_path / "mk.py"), "--out", out]))
+    assert "mk.py: not a NumPy .npz archive; give nwucla.npz or the folder of per-clip JSON files" in err
 
 
 def test_prepare_options_are_checked(tmp_path, capsys):

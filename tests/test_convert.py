@@ -88,8 +88,12 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
         convert_reference_checkpoint(truncated, "skeletonclr")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(os.urandom(4096))
-    with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a torch checkpoint: it starts with b'.*zip archive"):
         convert_reference_checkpoint(garbage, "skeletonclr")
+    text = tmp_path / "notes.pt"  # not even binary: named as such, not as torch's unpickling advice
+    text.write_text("print(1)\n")
+    with pytest.raises(CheckpointError, match="notes.pt is not a torch checkpoint: it starts with b'prin'"):
+        convert_reference_checkpoint(text, "skeletonclr")
 
 
 @pytest.mark.parametrize("dropped", ["encoder_q.fc.0.weight", "encoder_q.edge_importance.0"])

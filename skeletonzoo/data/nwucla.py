@@ -89,6 +89,12 @@ def _ids(names: list[str], source: str) -> tuple[np.ndarray, np.ndarray]:
 def read_nwucla_npz(path: str | Path) -> NWUCLAClips:
     """Read the packed ``nwucla.npz`` archive."""
     path = Path(path)
+    if path.is_file():
+        with open(path, "rb") as f:
+            # an .npz is a zip archive (a .npy is refused below, by name); np.load calls other files pickled data
+            if not f.read(6).startswith((b"PK", b"\x93NUMPY")):
+                raise DataFormatError(f"{path}: not a NumPy .npz archive; give nwucla.npz or the folder of per-clip "
+                                      "JSON files")  # fmt: skip
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, truncated, not NumPy
