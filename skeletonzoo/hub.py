@@ -60,12 +60,18 @@ _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache folder: ``cache_dir``, ``$SKELETONZOO_CACHE`` or ``$HF_HOME/skeletonzoo``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+    """The cache folder: ``cache_dir``, ``$SKELETONZOO_CACHE`` or ``$HF_HOME/skeletonzoo``.
+
+    Raises:
+        ValueError: the chosen path is an existing file, not a folder.
+    """
     env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
+    if cache_dir is not None or env:
+        root = Path(cache_dir if cache_dir is not None else str(env)).expanduser()
+        if root.exists() and not root.is_dir():
+            source = "--cache-dir / cache_dir" if cache_dir is not None else f"${CACHE_ENV}"
+            raise ValueError(f"the weights cache {root} (from {source}) is a file; point it at a folder")
+        return root
     hf_home = os.environ.get("HF_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache")), "huggingface"
     )

@@ -260,6 +260,12 @@ def test_cache_root_follows_hf_home(monkeypatch, tmp_path):
     monkeypatch.setenv("SKELETONZOO_CACHE", str(tmp_path / "zoo"))
     assert hub.cache_root() == tmp_path / "zoo"
     assert hub.cache_root(tmp_path / "given") == tmp_path / "given"
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("SKELETONZOO_CACHE", str(tmp_path / "a_file"))
+    with pytest.raises(ValueError, match=r"a_file \(from \$SKELETONZOO_CACHE\) is a file; point it at a folder"):
+        hub.list_cache()
+    with pytest.raises(ValueError, match=r"a_file \(from --cache-dir / cache_dir\) is a file"):
+        hub.cache_root(tmp_path / "a_file")
 
 
 _WORKER = textwrap.dedent(

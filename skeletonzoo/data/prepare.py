@@ -234,7 +234,8 @@ def plan_ntu(
                 other += 1
                 continue
             if sample.name in found:
-                raise PrepareError(f"sample {sample.name} found twice: {found[sample.name]} and {path}")
+                raise PrepareError(f"sample {sample.name} found twice: {found[sample.name]} and {path}; keep one "
+                                   "(remove the other file, or give each --raw folder once)")  # fmt: skip
             if sample.name in missing:
                 skipped += 1
                 continue
