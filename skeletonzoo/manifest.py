@@ -22,12 +22,13 @@ with the field's location. :func:`publish` adds a trained checkpoint in one call
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -301,11 +302,33 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()[:8]
-        )
-        more = f" ({exc.error_count()} problems in all)" if exc.error_count() > 8 else ""
-        raise ManifestError(f"{path} does not match the manifest schema: {problems}{more}") from None
+        raise ManifestError(f"{path} does not match the manifest schema: {_schema_problems(exc)}") from None
+
+
+def _schema_problems(exc: ValidationError) -> str:
+    """A schema violation in one line: each problem's location and message (the first 8)."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()[:8]
+    )
+    return problems + (f" ({exc.error_count()} problems in all)" if exc.error_count() > 8 else "")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _schema_errors_name_the_entry(function: _F) -> _F:
+    """Re-raise pydantic's ValidationError from arguments that do not fit the schema as a
+    :class:`ManifestError` in one line, naming the model (``name``, the first argument)."""
+
+    @functools.wraps(function)
+    def wrapper(name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(name, *args, **kwargs)
+        except ValidationError as exc:
+            problems = _schema_problems(exc)
+            raise ManifestError(f"{name!r}: the entry does not fit the manifest schema: {problems}") from None
+
+    return cast(_F, wrapper)
 
 
 _cache: dict[tuple[str, int, int], Manifest] = {}
@@ -373,6 +396,7 @@ def _training_from(provenance: dict[str, Any], trainer_entry: dict[str, Any]) ->
     return flat if "recipe" in flat else None
 
 
+@_schema_errors_name_the_entry
 def publish(
     name: str,
     checkpoint: str | Path,
@@ -428,6 +452,8 @@ def publish(
             trainer's entry next to it describes another file.
         ValueError: an ensemble name, no source, no licence or training provenance, or a file
             already published.
+        ManifestError: an argument that does not fit the manifest schema (the message names the
+            fields).
     """
     from .checkpoint import load_checkpoint
     from .registry import get_spec
@@ -533,6 +559,7 @@ def _metrics_markdown(metrics: Iterable[Metric]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@_schema_errors_name_the_entry
 def record_metrics(
     name: str,
     metrics: Iterable[Metric | BaseModel | dict[str, Any]],
