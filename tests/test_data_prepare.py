@@ -198,21 +198,37 @@ def test_macos_files_are_ignored_and_stray_files_named(tmp_path):
     assert str(info.value).startswith(f"{stray}: ")  # the full path: the user can find it
 
 
-def test_a_malformed_file_stops_the_run_naming_it(tmp_path):
+def test_a_malformed_file_stops_the_run_naming_it(tmp_path, capsys):
     rng = np.random.default_rng(2)
-    paths = write_ntu_tree(tmp_path / "raw", ["S001C001P001R001A001", "S001C001P002R001A001"], rng)
-    bad = paths["S001C001P002R001A001"]
+    names = ["S001C001P001R001A001", "S001C001P002R001A001", "S001C001P003R001A001"]
+    paths = write_ntu_tree(tmp_path / "raw", names, rng)
+    bad = paths[names[2]]
     whole = bad.read_text()
     bad.write_text("\n".join(whole.splitlines()[:20]))
+    options = dict(workers=1, batch_size=1, allow_incomplete=True)
     with pytest.raises(DataFormatError, match=f"{bad.name}, line 21"):
-        prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True)
-    # the file fixed: another input (its size changed), so the run starts again, and the message says why
+        prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], **options)
+    # the file fixed (its size changed): the run continues from where it stopped, as a fresh one would end
     bad.write_text(whole)
+    fresh = prepare_ntu(tmp_path / "raw", tmp_path / "fresh", "ntu60", ["xsub"], **options)["xsub"]
+    capsys.readouterr()
+    resumed = prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], **options)["xsub"]
+    assert "1 raw file(s) not reached yet changed since the run stopped" in capsys.readouterr().err
+    assert resumed.source["run_id"] == fresh.source["run_id"] and not list((tmp_path / "out").glob(".*"))
+    for split in resumed.splits:
+        a, b = open_prepared(tmp_path / "out", split), open_prepared(tmp_path / "fresh", split)
+        np.testing.assert_array_equal(a.positions, b.positions)
+    # a file the stopped run had already written changed: that is other input, and the message says why
+    bad.write_text("\n".join(whole.splitlines()[:20]))
+    with pytest.raises(DataFormatError):
+        prepare_ntu(tmp_path / "raw", tmp_path / "again", "ntu60", ["xsub"], **options)
+    bad.write_text(whole)
+    first = paths[names[0]]
+    first.write_text(first.read_text() + "\n")  # same clip, another size
     with pytest.raises(PrepareError, match="a raw file fixed or re-extracted since counts as other input.*--overwrite"):
-        prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True)
-    metas = prepare_ntu(tmp_path / "raw", tmp_path / "out", "ntu60", ["xsub"], workers=2, allow_incomplete=True,
-                        overwrite=True)  # fmt: skip
-    assert sum(s.num_samples for s in metas["xsub"].splits.values()) == 2
+        prepare_ntu(tmp_path / "raw", tmp_path / "again", "ntu60", ["xsub"], **options)
+    again = prepare_ntu(tmp_path / "raw", tmp_path / "again", "ntu60", ["xsub"], overwrite=True, **options)
+    assert sum(s.num_samples for s in again["xsub"].splits.values()) == 3
 
 
 def test_writer_never_finishes_short(tmp_path):

@@ -47,8 +47,10 @@ from .prepared import (
     JOURNAL,
     PreparedMeta,
     PreparedWriter,
+    continue_as,
     read_prepared_meta,
     refuse_unknown_files,
+    unfinished_run,
     verify_prepared,
     write_prepared,
 )
@@ -172,6 +174,13 @@ class Plan:
 
     def run_id(self, benchmark: str) -> str:
         """Hash of the input and options of ``benchmark``'s output (what resuming must match)."""
+        return self._identity(benchmark, with_sizes=True)
+
+    def structure_id(self, benchmark: str) -> str:
+        """:meth:`run_id` without the raw files' sizes: the same samples, labels, splits and options."""
+        return self._identity(benchmark, with_sizes=False)
+
+    def _identity(self, benchmark: str, *, with_sizes: bool) -> str:
         digest = hashlib.sha256()
         head = {"dataset": self.dataset, "benchmark": benchmark, "preprocess": self.preprocess.to_dict(),
                 "max_frames": MAX_FRAMES, "format": 1}  # fmt: skip
@@ -183,7 +192,8 @@ class Plan:
             digest.update(f"{name}\t{label}\t{split}\n".encode())
         # file names, not paths: the same raw files reached by another path are the same input
         digest.update(json.dumps([(Path(j.path).name, j.ranges) for j in self.jobs]).encode())
-        digest.update(json.dumps(self.sizes).encode())
+        if with_sizes:
+            digest.update(json.dumps(self.sizes).encode())
         return digest.hexdigest()
 
 
@@ -412,6 +422,35 @@ def _stage1_batch(clips: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+# Beside an unfinished preparation: the raw files' sizes when it started, so that a file fixed
+# or re-extracted after it stopped the run (changing its size, hence the run id) can be told
+# from a change in work already done.
+INPUTS_FILE = ".prepare-inputs.json.partial"
+
+
+def _continue_with_changed_inputs(out: Path, plan: Plan, benchmark: str) -> int:
+    """Let the unfinished preparation in ``out`` continue when it differs from ``plan`` only in
+    the sizes of raw files it has not reached yet; returns how many such files changed (0: none,
+    or not that case: the writer then decides as usual)."""
+    unfinished = unfinished_run(out)
+    if unfinished is None or unfinished[0] == plan.run_id(benchmark):
+        return 0
+    try:
+        recorded = json.loads((out / INPUTS_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return 0  # a preparation from before this record: refused as other input
+    sizes = recorded.get("sizes")
+    if (recorded.get("structure") != plan.structure_id(benchmark) or not isinstance(sizes, list)
+            or len(sizes) != len(plan.sizes) or len(plan.sizes) != len(plan.jobs)):  # fmt: skip
+        return 0
+    changed = [i for i, (before, now) in enumerate(zip(sizes, plan.sizes)) if before != now]
+    # jobs before the journal's progress are written and committed: those must be unchanged
+    if not changed or min(changed) < unfinished[1]:
+        return 0
+    continue_as(out, plan.run_id(benchmark))
+    return len(changed)
+
+
 def _ignore_interrupts() -> None:
     """Pool initializer: Ctrl-C is the main process's to handle (it stops the pool); a worker
     would print its own traceback for the same keypress."""
@@ -466,8 +505,14 @@ def run_plan(
             mask = split_of == split
             rows[b][split] = np.where(mask, np.cumsum(mask) - 1, -1)
             parts[split] = ([n for n, m in zip(plan.names, mask) if m], plan.labels[mask])
+        changed = 0 if overwrite else _continue_with_changed_inputs(out, plan, b)
+        if changed:
+            print(f"prepare {plan.dataset}: {changed} raw file(s) not reached yet changed since the run stopped "
+                  "(fixed or re-extracted); continuing with them", file=sys.stderr, flush=True)  # fmt: skip
         writers[b] = PreparedWriter(out, parts, sample_shape, run_id=plan.run_id(b), overwrite=overwrite)
     active = [b for b in writers if not writers[b].complete]
+    for b in active:  # what a later run compares the raw files with (see INPUTS_FILE)
+        (outs[b] / INPUTS_FILE).write_text(json.dumps({"structure": plan.structure_id(b), "sizes": plan.sizes}))
     starts = np.concatenate([[0], np.cumsum([j.num_samples for j in plan.jobs])])
     first = min((writers[b].progress for b in active), default=len(plan.jobs))
     total = int(starts[-1])
@@ -528,6 +573,7 @@ def run_plan(
             dataset=plan.dataset, benchmark=b, layout=plan.layout, num_classes=plan.num_classes,
             class_names=plan.class_names, preprocessing=plan.preprocess.to_dict(), source=source,
         )  # fmt: skip
+        (outs[b] / INPUTS_FILE).unlink(missing_ok=True)
     return metas
 
 

@@ -395,6 +395,27 @@ class _Journal(BaseModel):
     finishing: bool = False
 
 
+def unfinished_run(root: str | Path) -> tuple[str, int] | None:
+    """``(run_id, progress)`` of the unfinished preparation in ``root``; ``None`` when there is none."""
+    path = Path(root) / JOURNAL
+    try:
+        journal = _Journal.model_validate(json.loads(path.read_text()))
+    except (OSError, ValidationError, json.JSONDecodeError):
+        return None
+    return journal.run_id, journal.progress
+
+
+def continue_as(root: str | Path, run_id: str) -> None:
+    """Relabel the unfinished preparation in ``root`` as run ``run_id``, so that a
+    :class:`PreparedWriter` with that id continues it. Only for a caller that has checked the
+    work done so far is the same under both ids (what :func:`skeletonzoo.data.prepare.run_plan`
+    does when raw files not reached yet changed)."""
+    path = Path(root) / JOURNAL
+    journal = _Journal.model_validate(json.loads(path.read_text()))
+    updated = journal.model_copy(update={"run_id": run_id})
+    _atomic_write(path, lambda tmp: tmp.write_text(updated.model_dump_json() + "\n"))
+
+
 class PreparedWriter:
     """Resumable writer of one prepared directory, filled in chunks.
 
@@ -463,8 +484,8 @@ class PreparedWriter:
         if journal is not None and journal.run_id != run_id and not overwrite:
             raise PrepareError(
                 f"{self.root} holds an unfinished preparation of other input or options (a raw file fixed or "
-                "re-extracted since counts as other input: its size changed); pass --overwrite (overwrite=True) "
-                "to discard it and start again, or choose another --out"
+                "re-extracted since counts as other input when the stopped run had already written it: its size "
+                "changed); pass --overwrite (overwrite=True) to discard it and start again, or choose another --out"
             )
         if journal is None:
             refuse_unknown_files(self.root, self.names, overwrite)
