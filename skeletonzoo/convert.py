@@ -244,7 +244,9 @@ def read_reference_state(path: str | Path) -> dict[str, torch.Tensor]:
             ) from None
         with open(path, "rb") as f:
             head = f.read(4)
-        if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save: a zip archive, or a bare pickle
+        # torch.save writes a zip archive or a bare pickle; an empty or zero-filled start is a
+        # failed download or copy (the message below), anything else another kind of file
+        if head.strip(b"\x00") and not head.startswith((b"PK\x03\x04", b"\x80")):
             raise CheckpointError(
                 f"{path} is not a torch checkpoint: it starts with {head!r}, where a file written by torch.save "
                 "starts a zip archive (PK) or a pickle; give the .pt/.pth file the original code saved"

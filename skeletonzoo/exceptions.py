@@ -128,8 +128,9 @@ class InputWarning(SkeletonZooWarning):
 
 
 class CollapsedFeaturesWarning(SkeletonZooWarning):
-    """An encoder gives (nearly) the same features for every clip, so every protocol scores near
-    chance; the message says how far the features spread and what usually causes it."""
+    """An encoder gives (nearly) the same features for every clip, or non-finite ones, so the
+    frozen-feature protocols score near chance; the message says what was found and what usually
+    causes it."""
 
 
 class RecipeFitWarning(SkeletonZooWarning):

@@ -60,18 +60,12 @@ _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache folder: ``cache_dir``, ``$SKELETONZOO_CACHE`` or ``$HF_HOME/skeletonzoo``.
-
-    Raises:
-        ValueError: the chosen path is an existing file, not a folder.
-    """
+    """The cache folder: ``cache_dir``, ``$SKELETONZOO_CACHE`` or ``$HF_HOME/skeletonzoo``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
     env = os.environ.get(CACHE_ENV)
-    if cache_dir is not None or env:
-        root = Path(cache_dir if cache_dir is not None else str(env)).expanduser()
-        if root.exists() and not root.is_dir():
-            source = "--cache-dir / cache_dir" if cache_dir is not None else f"${CACHE_ENV}"
-            raise ValueError(f"the weights cache {root} (from {source}) is a file; point it at a folder")
-        return root
+    if env:
+        return Path(env).expanduser()
     hf_home = os.environ.get("HF_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache")), "huggingface"
     )
@@ -371,14 +365,28 @@ def _published(manifest: Manifest) -> list[tuple[str, PublishedWeights]]:
     return [(name, w) for name, record in manifest.models.items() for w in record.weights]
 
 
+def _existing_cache(cache_dir: str | Path | None) -> Path:
+    """:func:`cache_root`, refused when it is a file: listing or clearing it would report an
+    empty cache. (Loading bundled weights never reads the cache, so only these calls check.)"""
+    root = cache_root(cache_dir)
+    if root.exists() and not root.is_dir():
+        source = "--cache-dir / cache_dir" if cache_dir is not None else f"${CACHE_ENV} or $HF_HOME"
+        raise ValueError(f"the weights cache {root} (from {source}) is a file; point it at a folder")
+    return root
+
+
 def list_cache(cache_dir: str | Path | None = None, manifest: Manifest | None = None) -> list[CachedFile]:
-    """Every weights file under the cache root, matched to the manifest."""
+    """Every weights file under the cache root, matched to the manifest.
+
+    Raises:
+        ValueError: the cache root is a file.
+    """
     if manifest is None:
         from .manifest import current_manifest
 
         manifest = current_manifest()
     published = _published(manifest)
-    root = cache_root(cache_dir)
+    root = _existing_cache(cache_dir)
     found: list[CachedFile] = []
     mirrors = root / "mirrors"
     if mirrors.is_dir():
@@ -466,7 +474,7 @@ def clear_cache(cache_dir: str | Path | None = None, manifest: Manifest | None =
         from .manifest import current_manifest
 
         manifest = current_manifest()
-    root = cache_root(cache_dir)
+    root = _existing_cache(cache_dir)
     freed = 0
     for folder in _ours_in_cache(root, manifest):
         freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

@@ -165,6 +165,27 @@ def test_changed_prepared_files_are_caught_before_use(tmp_path, capsys):
     assert "does not match meta.json" in err
 
 
+def test_one_line_warnings_still_reach_a_callers_recorder(capsys):
+    """Called from Python inside pytest.warns / catch_warnings(record=True), main() still lets the
+    caller record skeletonzoo's warnings (and prints its one line); other warnings are untouched."""
+    import warnings
+
+    from skeletonzoo.cli.main import exit_quietly
+    from skeletonzoo.exceptions import InputWarning
+
+    def run() -> int:
+        warnings.warn("odd input", InputWarning, stacklevel=1)
+        return 0
+
+    with pytest.warns(InputWarning, match="odd input"):
+        assert exit_quietly("prog", run) == 0
+    assert capsys.readouterr().err == "prog: warning: odd input\n"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exit_quietly("prog", run)
+    assert [str(w.message) for w in caught] == ["odd input"]
+
+
 def test_every_command_tells_its_version(capsys):
     import skeletonzoo
 

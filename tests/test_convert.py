@@ -90,6 +90,10 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
     garbage.write_bytes(os.urandom(4096))
     with pytest.raises(CheckpointError, match="is not a torch checkpoint: it starts with b'.*zip archive"):
         convert_reference_checkpoint(garbage, "skeletonclr")
+    for empty in (b"", bytes(4096)):  # a failed download or copy: said to be truncated, not another kind of file
+        (tmp_path / "empty.pt").write_bytes(empty)
+        with pytest.raises(CheckpointError, match="corrupted or truncated"):
+            convert_reference_checkpoint(tmp_path / "empty.pt", "skeletonclr")
     text = tmp_path / "notes.pt"  # not even binary: named as such, not as torch's unpickling advice
     text.write_text("print(1)\n")
     with pytest.raises(CheckpointError, match="notes.pt is not a torch checkpoint: it starts with b'prin'"):

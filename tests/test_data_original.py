@@ -124,6 +124,10 @@ def test_prepare_original_refuses_what_the_original_pipeline_did_not_write(tmp_p
         return capsys.readouterr().err
 
     assert "--as ntu60 has benchmarks xsub, xview, not 'xset'" in refused("--as", "ntu60", "--benchmark", "xset")
+    assert "--as pkummd1 has benchmarks xsub, xview, not 'xset'" in refused("--as", "pkummd1", "--benchmark", "xset")
+    pku = ["prepare", "original", "--raw", str(tmp_path / "orig"), "--out", str(tmp_path / "pku")]
+    assert main([*pku, "--as", "pkummd1", "--benchmark", "xview"]) == 0  # PKU-MMD's other benchmark, as prepare writes
+    capsys.readouterr()
     assert "--as ntu60 has 60 classes; drop --num-classes 5" in refused(
         "--as", "ntu60", "--benchmark", "xsub", "--num-classes", "5")  # fmt: skip
     assert "labels span 0..4, but 3 classes take 0..2" in refused(

@@ -78,6 +78,10 @@ def test_single_benchmark_goes_to_out_itself(ntu60_raw, tmp_path):
                                            f"alone give --out {both / 'xsub'}"):  # fmt: skip
         prepare_ntu(root, both, "ntu60", ["xsub"], workers=1, allow_incomplete=True)
     assert not (both / "meta.json").exists()
+    # another dataset kept in a subfolder is not a per-benchmark preparation
+    prepare_ntu(root, tmp_path / "data" / "ntu60-xview", "ntu60", ["xview"], workers=1, allow_incomplete=True)
+    prepare_ntu(root, tmp_path / "data", "ntu60", ["xsub"], workers=1, allow_incomplete=True)
+    assert (tmp_path / "data" / "meta.json").is_file()
 
 
 def test_counts_are_checked_before_any_work(ntu60_raw, tmp_path, capsys):
@@ -135,12 +139,15 @@ def test_cli_interrupt_resume_and_rerun_say_what_happened(ntu60_raw, tmp_path, m
     out = tmp_path / "out"
     args = ["prepare", "ntu60", "--raw", str(root), "--out", str(out), "--benchmark", "xsub", "--allow-incomplete",
             "--workers", "1", "--batch-size", "4"]  # fmt: skip
+    assert main([*args, "--overwrite"]) == 130  # a run asked to replace: continuing is the command without that
+    assert f"kept in {out}: run the same command again without --overwrite to continue" in capsys.readouterr().err
+    calls["n"] = 0
     assert main(args) == 130
-    assert f"interrupted; the clips written so far are kept in {out}: run the same command again" in (
+    assert f"interrupted; the clips written so far are kept in {out}: run the same command again to continue" in (
         capsys.readouterr().err)  # fmt: skip
     assert main(args) == 0
     captured = capsys.readouterr()
-    assert "prepare ntu60: continuing an interrupted preparation at clip 8 of 24" in captured.err
+    assert "prepare ntu60: continuing an interrupted preparation at clip 16 of 24" in captured.err
     assert "nothing to do" not in captured.out
     assert main(args) == 0
     printed = capsys.readouterr().out

@@ -117,6 +117,20 @@ def test_collapsed_features_are_warned_about(capsys, tmp_path, data_dir, encoder
         assert len(warned) == int(zeroed) and len(notes) == int(zeroed), (name, err, notes)
     assert "barely differ between clips (their spread is " in notes[0]  # float rounding: ~1e-7
     assert COLLAPSED_SPREAD < 3e-3  # below a random encoder's spread (the constant's comment)
+    # non-finite features are named as such (not as a collapse); one clip has no spread to judge
+    from types import SimpleNamespace
+
+    from skeletonzoo.evaluate.run import _warn_if_collapsed
+    from skeletonzoo.exceptions import CollapsedFeaturesWarning
+
+    run = SimpleNamespace(notes=[])
+    features = np.random.default_rng(0).normal(size=(4, 8))
+    features[2, 3] = np.nan
+    with pytest.warns(CollapsedFeaturesWarning, match="1 of the 4 train clips have NaN or inf features"):
+        _warn_if_collapsed(run, features)  # type: ignore[arg-type]
+    _warn_if_collapsed(run, np.ones((1, 8)))  # type: ignore[arg-type]
+    _warn_if_collapsed(run, features[[0, 1, 3]])  # type: ignore[arg-type]
+    assert len(run.notes) == 1
 
 
 def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint, encoder):

@@ -262,10 +262,14 @@ def test_cache_root_follows_hf_home(monkeypatch, tmp_path):
     assert hub.cache_root(tmp_path / "given") == tmp_path / "given"
     (tmp_path / "a_file").write_text("")
     monkeypatch.setenv("SKELETONZOO_CACHE", str(tmp_path / "a_file"))
-    with pytest.raises(ValueError, match=r"a_file \(from \$SKELETONZOO_CACHE\) is a file; point it at a folder"):
+    with pytest.raises(ValueError, match=r"a_file \(from \$SKELETONZOO_CACHE or \$HF_HOME\) is a file; point it at a "):
         hub.list_cache()
     with pytest.raises(ValueError, match=r"a_file \(from --cache-dir / cache_dir\) is a file"):
-        hub.cache_root(tmp_path / "a_file")
+        hub.clear_cache(tmp_path / "a_file")
+    # loading bundled weights never reads the cache: a misdirected variable does not stop it
+    import skeletonzoo
+
+    assert skeletonzoo.load("msmclr-nwucla-xview").published is not None
 
 
 _WORKER = textwrap.dedent(

@@ -69,10 +69,10 @@ def test_errors_name_the_field(tmp_path):
         load_recipe("msmclr-nwucla-xview", ["model.encoder.hiden_channels=3"])
     # a consequence of an override names every --set given
     with pytest.raises(RecipeError, match=r"with --set epochs=1: .*lr_steps \[84\]: 84 outside 1..epochs-1 "
-                                          r"\(epochs=1\); .*--set optimizer.lr_steps=\[\] \(no lr drop\)"):
+                                          r"\(epochs=1\); .*--set 'optimizer.lr_steps=\[\]' \(no lr drop\)"):
         load_recipe("msmclr-nwucla-xview", ["epochs=1"])
     assert load_recipe("msmclr-nwucla-xview", ["epochs=1", "optimizer.lr_steps=[]"]).optimizer.lr_steps == ()
-    with pytest.raises(RecipeError, match=r"190 outside .*--set optimizer.lr_steps=\[50\]$"):
+    with pytest.raises(RecipeError, match=r"190 outside .*--set 'optimizer.lr_steps=\[50\]'$"):
         load_recipe("msmclr-nwucla-xview", ["optimizer.lr_steps=[50,190]"])
     with pytest.raises(RecipeError, match="did you mean msmclr-nwucla-xview"):
         load_recipe("msmclr-nwucla-xviw")

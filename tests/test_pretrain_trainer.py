@@ -405,6 +405,24 @@ def test_export_only_and_resume_reuse_the_runs_own_recipe(tmp_path, data, capsys
         assert "holds a run of recipe 'r', not 'other'" in capsys.readouterr().err
 
 
+def test_a_checkpoint_from_before_the_command_history_says_its_start_is_not_recorded(tmp_path, data):
+    """Resuming a checkpoint written before commands were kept must not present the resume as the
+    command that started the run."""
+    from skeletonzoo.pretrain.trainer import COMMAND_NOT_RECORDED
+
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **{"optimizer.lr_steps": []}))
+    Trainer(recipe, data, tmp_path / "run", progress=False, command="skeletonzoo-pretrain r.yaml").run()
+    path = tmp_path / "run/checkpoints/last.pt"
+    state = torch.load(path, weights_only=False)
+    assert json.loads(state.pop("commands")) == ["skeletonzoo-pretrain r.yaml"]
+    torch.save(state, path)
+    longer = recipe.model_copy(update={"epochs": 2})
+    Trainer(longer, data, tmp_path / "run", resume=True, progress=False, command="resume").run()
+    provenance = read_metadata(tmp_path / "run/r.safetensors").provenance
+    assert (provenance["command"], provenance["later_commands"]) == (COMMAND_NOT_RECORDED, ["resume"])
+    assert f"- Command: {COMMAND_NOT_RECORDED}\n- Then: `resume`\n" in (tmp_path / "run/r.md").read_text()
+
+
 def test_one_process_at_a_time_trains_into_a_run_folder(tmp_path, data):
     """A second run (or --resume, or --export-only) into a folder another process is training in
     is refused as "in use" before it writes anything; the lock goes with the process."""

@@ -42,8 +42,10 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if args.dataset == "nwucla":  # seconds of work, not resumable: the generic message
             raise
-        print(f"skeletonzoo prepare: interrupted; the clips written so far are kept in {args.out}: run the same "
-              "command again to continue", file=sys.stderr)  # fmt: skip
+        # --overwrite discards an unfinished preparation: continuing is the command without it
+        again = "the same command again without --overwrite" if args.overwrite else "the same command again"
+        print(f"skeletonzoo prepare: interrupted; the clips written so far are kept in {args.out}: run {again} "
+              "to continue", file=sys.stderr)  # fmt: skip
         return 130
 
 
@@ -70,14 +72,17 @@ def _prepare(args: argparse.Namespace) -> int:
     if args.dataset == "original":
         if len(raw) != 1 or not args.as_dataset or not args.benchmark or len(args.benchmark) != 1:
             raise ValueError("original takes one --raw folder, --as DATASET and one --benchmark")
-        from ..data.splits import ntu_class_names
+        from ..data.pkummd import PKU_BENCHMARKS
+        from ..data.splits import NTU_BENCHMARKS, ntu_class_names
         from ..registry import DATASETS
 
         names = ntu_class_names(args.as_dataset) if args.as_dataset in ("ntu60", "ntu120") else ()
         known = DATASETS.get(args.as_dataset)
-        if known is not None:  # a zoo dataset: its benchmarks and class count are known
-            if args.benchmark[0] not in known.splits:
-                raise ValueError(f"--as {args.as_dataset} has benchmarks {', '.join(known.splits)}, not "
+        if known is not None:  # a zoo dataset: its benchmarks (as `prepare` writes them) and classes are known
+            benchmarks = NTU_BENCHMARKS.get(args.as_dataset) or (
+                PKU_BENCHMARKS if args.as_dataset.startswith("pkummd") else tuple(known.splits))
+            if args.benchmark[0] not in benchmarks:
+                raise ValueError(f"--as {args.as_dataset} has benchmarks {', '.join(benchmarks)}, not "
                                  f"{args.benchmark[0]!r}")  # fmt: skip
             if args.num_classes is not None and args.num_classes != known.num_classes:
                 raise ValueError(f"--as {args.as_dataset} has {known.num_classes} classes; drop --num-classes "

@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recording() -> bool:
+    """Whether an enclosing ``warnings.catch_warnings(record=True)`` collects warnings: it swaps
+    the module's ``_showwarnmsg_impl`` (CPython's private hook; absent elsewhere: not recording)
+    for its list's ``append``."""
+    impl = getattr(warnings, "_showwarnmsg_impl", None)
+    return impl is not None and getattr(impl, "__name__", "") != "_showwarnmsg_impl"
+
+
 @contextlib.contextmanager
 def own_warnings_as_lines(prog: str) -> Iterator[None]:
     """Inside: skeletonzoo's warnings print as one ``PROG: warning: ...`` line, like its errors
@@ -46,9 +54,11 @@ def own_warnings_as_lines(prog: str) -> Iterator[None]:
 
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: TextIO | None = None, line: str | None = None, **_: Any) -> None:  # fmt: skip
-            if issubclass(category, SkeletonZooWarning):
-                print(f"{prog}: warning: {message}", file=file or sys.stderr, flush=True)
-            else:
+            if not issubclass(category, SkeletonZooWarning):
+                python_show(message, category, filename, lineno, file, line)
+                return
+            print(f"{prog}: warning: {message}", file=file or sys.stderr, flush=True)
+            if _recording():  # a caller's catch_warnings(record=True) / pytest.warns: let it record it too
                 python_show(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show

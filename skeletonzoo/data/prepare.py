@@ -398,7 +398,9 @@ def output_dirs(out: str | Path, benchmarks: Sequence[str]) -> dict[str, Path]:
     """
     out = Path(out)
     if len(benchmarks) == 1:
-        nested = sorted(d.name for d in out.iterdir() if d.is_dir() and _holds_preparation(d)) if out.is_dir() else []
+        # subfolders named as benchmarks (what several benchmarks write), not any dataset kept inside
+        names = {b for bs in NTU_BENCHMARKS.values() for b in bs} | set(PKU_BENCHMARKS)
+        nested = sorted(n for n in names if _holds_preparation(out / n))
         if nested:
             raise PrepareError(
                 f"{out} holds per-benchmark preparations ({', '.join(f'{n}/' for n in nested)}); to prepare "
@@ -408,7 +410,7 @@ def output_dirs(out: str | Path, benchmarks: Sequence[str]) -> dict[str, Path]:
     if _holds_preparation(out):
         raise PrepareError(
             f"{out} holds a single-benchmark preparation; several benchmarks go into subfolders of a folder of "
-            "their own: choose another --out, or prepare one --benchmark at a time"
+            "their own: choose another --out, or prepare each --benchmark into its own --out"
         )
     return {b: out / b for b in benchmarks}
 

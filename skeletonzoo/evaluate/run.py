@@ -338,6 +338,15 @@ def feature_spread(features: np.ndarray) -> float:
 
 
 def _warn_if_collapsed(run: _Run, features: np.ndarray) -> None:
+    if len(features) < 2:  # one clip has no spread to measure
+        return
+    finite = np.isfinite(features).all(axis=1)
+    if not finite.all():
+        message = (f"{int((~finite).sum())} of the {len(features)} train clips have NaN or inf features: the "
+                   "encoder's output is not finite for them (weights or inputs out of range)")  # fmt: skip
+        run.notes.append(message)
+        warnings.warn(message, CollapsedFeaturesWarning, stacklevel=3)
+        return
     spread = feature_spread(features)
     if spread < COLLAPSED_SPREAD or spread != spread:  # nan: all-zero features
         message = (

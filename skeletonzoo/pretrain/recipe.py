@@ -153,7 +153,8 @@ class Recipe(LaterFieldsModel):
         outside = [s for s in self.optimizer.lr_steps if not 0 < s < self.epochs]
         if outside:
             kept = [s for s in self.optimizer.lr_steps if 0 < s < self.epochs]
-            remedy = f"optimizer.lr_steps={kept}" if kept else "optimizer.lr_steps=[] (no lr drop)"
+            # quoted: a shell such as zsh would expand the brackets
+            remedy = f"'optimizer.lr_steps={kept}'" if kept else "'optimizer.lr_steps=[]' (no lr drop)"
             raise ValueError(
                 f"optimizer.lr_steps {list(self.optimizer.lr_steps)}: {', '.join(map(str, outside))} outside "
                 f"1..epochs-1 (epochs={self.epochs}); set the steps with the epochs, e.g. --set {remedy}"

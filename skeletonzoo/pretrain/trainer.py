@@ -143,6 +143,10 @@ def _queue_for(num_samples: int) -> int:
     return 1 << max(0, (num_samples - 1).bit_length() - 1)
 
 
+# The start of a run resumed from a checkpoint written before the trainer kept its commands.
+COMMAND_NOT_RECORDED = "(not recorded: the run started before skeletonzoo kept its commands)"
+
+
 class Trainer:
     """Run one recipe on one prepared dataset.
 
@@ -456,8 +460,9 @@ class Trainer:
         if "software" in state:  # the code of every earlier segment, then this one's if it differs
             earlier = json.loads(state["software"])
             self.software_history = earlier + [s for s in self.software_history if s != earlier[-1]]
-        if "commands" in state:  # checkpoints from before this record start the history here
-            self.command_history = json.loads(state["commands"]) + self.command_history
+        # a checkpoint from before commands were kept: its start is not known, and not this command
+        earlier_commands = json.loads(state["commands"]) if "commands" in state else [COMMAND_NOT_RECORDED]
+        self.command_history = earlier_commands + self.command_history
         if self.is_main:
             self._truncate_metrics(self.position.global_step)
 
@@ -734,7 +739,8 @@ def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]
             [f"- Resumed under other code; segments: {provenance['software_segments']}"]
             if "software_segments" in provenance else []
         ),
-        f"- Command: `{provenance['command']}`" if provenance.get("command") else "- Command: (library call)",
+        "- Command: " + (f"`{provenance['command']}`" if provenance.get("command") not in (None, COMMAND_NOT_RECORDED)
+                         else provenance.get("command") or "(library call)"),
         *(f"- Then: `{c}`" for c in provenance.get("later_commands", ())),
         "",
         "## Weights",
