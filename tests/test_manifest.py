@@ -320,6 +320,11 @@ def test_publish_refuses_what_is_not_that_model(tmp_path):
         publish("msmclr-ntu60-xsub-3s", ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path)
     with pytest.raises(UnknownModelError):
         publish("msmclr-ntu61-xsub", ckpt, licence="x", manifest=manifest_file, package_dir=tmp_path)
+    other = tmp_path / "skeletonclr.safetensors"  # the same architecture, trained by another method
+    make_checkpoint(other, "skeletonclr-nwucla-xview")
+    with pytest.raises(CheckpointError, match=r"^\S+ is not a checkpoint of 'msmclr-nwucla-xview': trained with "
+                                              r"method 'skeletonclr', expected 'msmclr'$"):  # fmt: skip
+        publish("msmclr-nwucla-xview", other, licence="x", manifest=manifest_file, package_dir=tmp_path)
     # arguments that do not fit the schema: one line naming the model and the fields
     with pytest.raises(ManifestError, match=r"^'msmclr-nwucla-xview': the entry does not fit the manifest schema: "
                                             r"recipe: String should have at least 1 character; seed: Field required"):
