@@ -20,6 +20,7 @@ __all__ = [
     "EmptySampleWarning",
     "InputWarning",
     "CollapsedFeaturesWarning",
+    "ResumeWarning",
     "RecipeFitWarning",
 ]
 
@@ -131,6 +132,11 @@ class CollapsedFeaturesWarning(SkeletonZooWarning):
     """An encoder gives (nearly) the same features for every clip, or non-finite ones, so the
     frozen-feature protocols score near chance; the message says what was found and what usually
     causes it."""
+
+
+class ResumeWarning(SkeletonZooWarning):
+    """A resumed training run goes on, but not bit-identically to an uninterrupted one (e.g. another
+    CPU thread count); the message names the setting that keeps it exact."""
 
 
 class RecipeFitWarning(SkeletonZooWarning):

@@ -423,6 +423,43 @@ def test_a_checkpoint_from_before_the_command_history_says_its_start_is_not_reco
     assert f"- Command: {COMMAND_NOT_RECORDED}\n- Then: `resume`\n" in (tmp_path / "run/r.md").read_text()
 
 
+@pytest.fixture
+def restore_threads():
+    """--threads sets torch's thread count for the whole process: put it back after the test."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_resume_refusals_and_repairs_say_what_to_do(tmp_path, data, capsys, restore_threads):
+    """--resume cannot shrink a run below what its weights trained; a damaged log line is named; a
+    lost recipe.json is read back from the checkpoint; another thread count warns; --out under a file."""
+    from skeletonzoo.cli.pretrain import main as pretrain_main
+
+    recipe = str(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3))
+    run = tmp_path / "run"
+    base = [recipe, "--data", str(data), "--out", str(run)]
+    assert pretrain_main([*base, "--threads", "1", "--set", "epochs=2", "--set", "optimizer.lr_steps=[]"]) == 0
+    capsys.readouterr()
+    assert pretrain_main([*base, "--resume", "--set", "epochs=1"]) == 2
+    assert "is at epoch 2; it cannot become a run of 1 epochs" in capsys.readouterr().err
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write("{garbage\n")
+    assert pretrain_main([*base, "--resume", "--threads", "1", "--set", "epochs=3"]) == 2
+    lines = len((run / "metrics.jsonl").read_text().splitlines())
+    assert f"metrics.jsonl, line {lines}: not a JSON record" in capsys.readouterr().err
+    (run / "metrics.jsonl").write_text("".join(line + "\n" for line in (run / "metrics.jsonl").read_text()
+                                                .splitlines()[:-1]))  # fmt: skip
+    (run / "recipe.json").unlink()  # the checkpoint's own copy (with its --set flags) takes its place
+    assert pretrain_main([*base, "--resume", "--threads", "2", "--set", "epochs=3"]) == 0
+    captured = capsys.readouterr()
+    assert "(3 epochs," in captured.out
+    assert "written by a run with 1 torch threads, this one has 2" in captured.err
+    (tmp_path / "a_file").write_text("")
+    assert pretrain_main([recipe, "--data", str(data), "--out", str(tmp_path / "a_file" / "sub")]) == 2
+    assert f"{tmp_path / 'a_file'} is a file, so the run's folder cannot be made there" in capsys.readouterr().err
+
+
 def test_one_process_at_a_time_trains_into_a_run_folder(tmp_path, data):
     """A second run (or --resume, or --export-only) into a folder another process is training in
     is refused as "in use" before it writes anything; the lock goes with the process."""

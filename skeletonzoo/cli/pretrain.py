@@ -102,6 +102,10 @@ def _main(argv: Sequence[str] | None) -> int:
         out = Path(args.out or f"runs/{named}")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
+        blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ValueError(f"--out {out}: {blocking} is a file, so the run's folder cannot be made there; choose "
+                             "another --out")  # fmt: skip
         saved = run_recipe(out) if continuing else None
         if saved is not None:
             # the run's own recipe (its --set flags included), this command's --set on top

@@ -52,7 +52,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
 
-from .._files import atomic_write, exclusive_lock, sha256_file
+from .._files import atomic_write, atomic_write_text, exclusive_lock, sha256_file
 from .._machine import cpu_has_bf16_kernels, hardware, usable_device
 from ..checkpoint import save_checkpoint
 from ..data.prepared import PreparedData, open_prepared
@@ -61,6 +61,7 @@ from ..exceptions import (
     CheckpointError,
     DataMismatchError,
     RecipeFitWarning,
+    ResumeWarning,
     SkeletonZooError,
     SlowPrecisionWarning,
 )
@@ -129,11 +130,18 @@ def _distributed() -> tuple[int, int, int]:
 
 
 def run_recipe(out: str | Path) -> dict[str, Any] | None:
-    """The recipe mapping the run in ``out`` was started with (its ``recipe.json``); ``None``
-    when there is none or it cannot be read."""
+    """The recipe mapping the run in ``out`` was started with: its ``recipe.json``, or when that
+    is missing or damaged the copy its checkpoint holds; ``None`` when neither can be read."""
     try:
         saved = json.loads((Path(out) / RECIPE_FILE).read_text())
+        if isinstance(saved, dict):
+            return saved
     except (OSError, ValueError):
+        pass
+    try:  # every checkpoint records the recipe it was trained with
+        state = torch.load(Path(out) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+        saved = json.loads(state["recipe"])
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError):
         return None
     return saved if isinstance(saved, dict) else None
 
@@ -285,8 +293,10 @@ class Trainer:
             earlier = [p.name for p in (self.metrics_path, self.out / f"{recipe.name}.safetensors") if p.exists()]
             if earlier:
                 raise FileExistsError(
-                    f"{self.out} holds an earlier run ({', '.join(earlier)}) and no checkpoint to resume; "
-                    "choose another --out, or move those files away to train there again"
+                    f"{self.out} holds an earlier run ({', '.join(earlier)}) and no checkpoint to resume (a run "
+                    "stopped before its first checkpoint, or one whose checkpoints were removed); choose another "
+                    "--out, or move those files away to train there again (with no checkpoint nothing in them "
+                    "can be continued)"
                 )
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
@@ -411,6 +421,7 @@ class Trainer:
             "global_step": self.position.global_step,
             "elapsed_s": self.elapsed_before + (time.perf_counter() - self._started),
             "world_size": self.world_size,
+            "threads": torch.get_num_threads(),
             "software": json.dumps(self.software_history),
             "commands": json.dumps(self.command_history),
             "model": self.method.state_dict(),
@@ -445,12 +456,29 @@ class Trainer:
                 f"{self.checkpoint_path}: the recipe differs from the checkpoint's in "
                 f"{fixed}; only {sorted(RESUMABLE_CHANGES)} may change when resuming{remedy}"
             )
+        done = int(state["epoch"]) + (1 if int(state["step_in_epoch"]) else 0)  # an epoch begun counts
+        if self.recipe.epochs < done:
+            raise ValueError(
+                f"{self.checkpoint_path} is at epoch {state['epoch']}"
+                + (f", step {state['step_in_epoch']} of epoch {done}" if state["step_in_epoch"] else "")
+                + f"; it cannot become a run of {self.recipe.epochs} epochs (its weights already trained past "
+                f"that): resume with at least --set epochs={done}, or export it as it is with --export-only"
+                + (" after finishing that epoch" if state["step_in_epoch"] else "")
+            )
         if state["data_fingerprint"] != self.data.fingerprint():
             raise ValueError(f"{self.checkpoint_path}: {self.data.root} is not the data the checkpoint was trained on")
         if state["world_size"] != self.world_size:
             raise ValueError(
                 f"{self.checkpoint_path}: the checkpoint was written by {state['world_size']} processes, this run has "
                 f"{self.world_size}; resume with the same number (the data order depends on it)"
+            )
+        if self.device.type == "cpu" and state.get("threads", torch.get_num_threads()) != torch.get_num_threads():
+            warnings.warn(
+                f"{self.checkpoint_path} was written by a run with {state['threads']} torch threads, this one has "
+                f"{torch.get_num_threads()}: CPU results round differently with the thread count, so the run goes "
+                f"on but not bit-identically to an uninterrupted one; --threads {state['threads']} keeps it exact",
+                ResumeWarning,
+                stacklevel=3,
             )
         self.method.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -470,11 +498,20 @@ class Trainer:
         """Drop log lines written after the checkpoint (they will be written again)."""
         if not self.metrics_path.exists():
             return
-        kept = [
-            line for line in self.metrics_path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("global_step", 0) <= global_step
-        ]  # fmt: skip
-        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+        kept = []
+        for number, line in enumerate(self.metrics_path.read_text(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"{self.metrics_path}, line {number}: not a JSON record ({exc.msg}); the log is written one line "
+                    "per step, so the line was damaged afterwards: delete it (or the file's damaged end), then resume"
+                ) from None
+            if record.get("global_step", 0) <= global_step:
+                kept.append(line)
+        atomic_write_text(self.metrics_path, "".join(line + "\n" for line in kept))
 
     def _log(self, record: dict[str, Any]) -> None:
         if self.is_main:
@@ -537,7 +574,7 @@ class Trainer:
         fault_step = int(os.environ.get(FAULT_ENV, "0") or 0)
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / RECIPE_FILE).write_text(recipe.model_dump_json(indent=2) + "\n")
+            atomic_write_text(self.out / RECIPE_FILE, recipe.model_dump_json(indent=2) + "\n")
             where = {"world_size": self.world_size, "device": str(self.device),
                      "hardware": hardware(self.device, self.world_size)}  # fmt: skip
             if self.position.global_step == 0:
