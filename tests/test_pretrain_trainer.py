@@ -460,6 +460,21 @@ def test_resume_refusals_and_repairs_say_what_to_do(tmp_path, data, capsys, rest
     assert f"{tmp_path / 'a_file'} is a file, so the run's folder cannot be made there" in capsys.readouterr().err
 
 
+def test_a_signal_is_acknowledged_and_a_second_ctrl_c_stops_at_once(tmp_path, data, capsys):
+    """A step can take minutes: the first signal is acknowledged at once (the run stops after the
+    step, with a checkpoint), a second Ctrl-C stops immediately."""
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **{"optimizer.lr_steps": []}))
+    trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    with trainer._signals():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs in this thread, between two bytecodes
+        assert trainer._stop_signal == signal.SIGINT
+        assert "r: stopping after the current step and saving a checkpoint (Ctrl-C again" in capsys.readouterr().err
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+
+
 def test_one_process_at_a_time_trains_into_a_run_folder(tmp_path, data):
     """A second run (or --resume, or --export-only) into a folder another process is training in
     is refused as "in use" before it writes anything; the lock goes with the process."""

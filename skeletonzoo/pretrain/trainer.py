@@ -523,7 +523,13 @@ class Trainer:
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
         def handler(signum: int, frame: Any) -> None:
+            if self._stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now; the last checkpoint is whole (atomic writes)
             self._stop_signal = signum
+            if self.is_main:  # a step can take minutes: say the signal was heard
+                print(f"\n{self.recipe.name}: stopping after the current step and saving a checkpoint "
+                      "(Ctrl-C again stops at once, keeping only the last checkpoint)", file=sys.stderr,
+                      flush=True)  # fmt: skip
 
         previous = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
