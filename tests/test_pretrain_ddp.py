@@ -47,3 +47,23 @@ def test_two_process_step_keeps_single_process_queue_semantics(tmp_path):
         assert torch.equal(p0, r1["params"][name]), name
         moved += not torch.equal(p0, dict(initial.named_parameters())[name].detach())
     assert moved > len(r0["params"]) // 2
+
+
+def test_a_signal_to_one_process_stops_both_after_the_same_step(tmp_path):
+    """SIGTERM to rank 1 alone: both processes stop after that step with one checkpoint (rank 0 used
+    to wait forever in the next step's collectives), and the run resumes under torchrun."""
+    data = tiny_prepared(tmp_path / "data")
+    recipe_file = tiny_recipe(tmp_path / "r.yaml", "skeletonclr", batch_size=8)
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}", "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    run = subprocess.run([*torchrun, str(REPO / "tests" / "ddp_stop_worker.py"), str(tmp_path), str(data),
+                          str(recipe_file)], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [(tmp_path / f"stopped{r}.txt").read_text() for r in (0, 1)] == ["2", "2"]
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert (state["global_step"], state["world_size"]) == (2, 2)
+    resumed = subprocess.run([*torchrun, "-m", "skeletonzoo.cli.pretrain", str(recipe_file), "--data", str(data),
+                              "--out", str(tmp_path / "run"), "--resume"], env=env, capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "run" / "r.safetensors").is_file()

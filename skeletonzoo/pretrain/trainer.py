@@ -543,6 +543,16 @@ class Trainer:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
+    def _agree_on_stop(self) -> None:
+        """Under DDP, a signal that reached one process stops them all after this step: each must
+        save and leave at the same step, or the others wait forever in the next collective."""
+        if self.world_size == 1:
+            return
+        flag = torch.tensor([self._stop_signal or 0], dtype=torch.int32, device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if int(flag.item()) and self._stop_signal is None:
+            self._stop_signal = int(flag.item())
+
     def _finite(self, loss: torch.Tensor) -> bool:
         ok = torch.isfinite(loss.detach()).to(torch.int32).reshape(1)
         if self.world_size > 1:
@@ -667,6 +677,7 @@ class Trainer:
                 if fault_step and self.position.global_step == fault_step:
                     os.kill(os.getpid(), signal.SIGKILL)
                 steps_cfg = recipe.checkpoint_every_steps
+                self._agree_on_stop()
                 if (steps_cfg and self.position.global_step % steps_cfg == 0) or self._stop_signal is not None:
                     self.save_checkpoint()
                 if self._stop_signal is not None:
