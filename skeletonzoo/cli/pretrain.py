@@ -71,7 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``skeletonzoo-pretrain``; returns the exit status."""
     from .main import exit_quietly
 
-    return exit_quietly("skeletonzoo-pretrain", lambda: _main(argv))
+    try:
+        return exit_quietly("skeletonzoo-pretrain", lambda: _main(argv))
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Under torchrun: leave the process group before exiting, failed or not (gloo's threads
+    otherwise abort the process at exit, and torchrun reports a crash over the real message)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -142,11 +154,17 @@ def _main(argv: Sequence[str] | None) -> int:
                   f"model card {result.model_card}, manifest entry {result.manifest_entry}")  # fmt: skip
         return 0
     except TrainingInterrupted as exc:
-        print(f"skeletonzoo-pretrain: {exc}", file=sys.stderr)
+        _say(f"skeletonzoo-pretrain: {exc}")
         return 130
     except (SkeletonZooError, FileNotFoundError, FileExistsError, ValueError, KeyError) as exc:
-        print(f"skeletonzoo-pretrain: error: {exc}", file=sys.stderr)
+        _say(f"skeletonzoo-pretrain: error: {exc}")
         return 2
+
+
+def _say(message: str) -> None:
+    """Print to stderr. Under torchrun every process stops with the same message and each prints
+    it: torchrun ends the others as soon as one exits, so one printing process could be cut off."""
+    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

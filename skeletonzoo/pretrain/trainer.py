@@ -207,7 +207,24 @@ class Trainer:
         self.checkpoint_path = self.out / "checkpoints" / "last.pt"
         self.metrics_path = self.out / "metrics.jsonl"
         self._stop_signal: int | None = None
-        self._check_out(resume)
+        self._check_out_on_every_rank(resume)
+
+    def _check_out_on_every_rank(self, resume: bool) -> None:
+        """:meth:`_check_out`, whose checks of ``out`` run on rank 0: under DDP its refusal is shared,
+        so every process stops with the same message (the others went on and died in a collective)."""
+        if self.world_size == 1:
+            self._check_out(resume)
+            return
+        failure: list[BaseException | None] = [None]
+        try:
+            self._check_out(resume)
+        except (SkeletonZooError, OSError, ValueError) as exc:
+            failure[0] = exc
+        verdicts: list[BaseException | None] = [None] * self.world_size
+        dist.all_gather_object(verdicts, failure[0])
+        first = next((v for v in verdicts if v is not None), None)
+        if first is not None:
+            raise first
 
     def _open_data(self, data: str | Path) -> None:
         """The prepared ``train`` split, checked against the recipe and its recorded hashes."""
