@@ -443,6 +443,15 @@ def test_resume_refusals_and_repairs_say_what_to_do(tmp_path, data, capsys, rest
     capsys.readouterr()
     assert pretrain_main([*base, "--resume", "--set", "epochs=1"]) == 2
     assert "is at epoch 2; it cannot become a run of 1 epochs" in capsys.readouterr().err
+    # changed fields inside sections are named one by one, each with the --set that gives it back
+    saved = json.loads((run / "recipe.json").read_text())
+    width, lr = saved["model"]["encoder"]["hidden_channels"], saved["optimizer"]["lr"]
+    assert pretrain_main([*base, "--resume", "--set", f"model.encoder.hidden_channels={width + 4}",
+                          "--set", "optimizer.lr=0.5"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert (f"model.encoder.hidden_channels (checkpoint {width}, now {width + 4}), optimizer.lr (checkpoint {lr}, "
+            f"now 0.5)") in err  # fmt: skip
+    assert f"resume with --set model.encoder.hidden_channels={width} --set optimizer.lr={lr}" in err
     with open(run / "metrics.jsonl", "a") as f:
         f.write("{garbage\n")
     assert pretrain_main([*base, "--resume", "--threads", "1", "--set", "epochs=3"]) == 2

@@ -36,6 +36,7 @@ import contextlib
 import json
 import os
 import pickle
+import shlex
 import signal
 import sys
 import time
@@ -48,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from pydantic import BaseModel
 from torch import nn
 from torch.utils.data import BatchSampler, DistributedSampler
 from tqdm.auto import tqdm
@@ -127,6 +129,23 @@ def _distributed() -> tuple[int, int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
     return 0, 1, 0
+
+
+def _field_differences(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """``(dotted field, old, new)`` for every leaf field that differs between two recipe values."""
+    if isinstance(old, BaseModel) and isinstance(new, BaseModel) and type(old) is type(new):
+        return [d for name in type(old).model_fields
+                for d in _field_differences(f"{path}.{name}", getattr(old, name), getattr(new, name))]  # fmt: skip
+    return [] if old == new else [(path, old, new)]
+
+
+def _set_value(value: Any) -> str:
+    """A field value as ``--set`` parses it back (YAML): strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
 
 
 def run_recipe(out: str | Path) -> dict[str, Any] | None:
@@ -465,13 +484,16 @@ class Trainer:
         changed = {k for k in Recipe.model_fields if getattr(saved, k) != getattr(self.recipe, k)}
         fixed = sorted(changed - RESUMABLE_CHANGES)
         if fixed:
-            # scalar fields can be given back with one --set each; a changed section (model, augment,
-            # optimizer) would need its fields one by one, so then no --set line is offered
-            sets = [f"--set {k}={getattr(saved, k)}" for k in fixed if isinstance(getattr(saved, k), (str, int, float))]
-            remedy = f"; to continue as it was trained, resume with {' '.join(sets)}" if len(sets) == len(fixed) else ""
+            # every differing field by its dotted name (inside model, augment, optimizer too), each
+            # given back with one --set
+            diffs = [d for k in fixed for d in _field_differences(k, getattr(saved, k), getattr(self.recipe, k))]
+            listed = ", ".join(f"{path} (checkpoint {_set_value(old)}, now {_set_value(new)})"
+                               for path, old, new in diffs)  # fmt: skip
+            sets = " ".join("--set " + shlex.quote(f"{path}={_set_value(old)}") for path, old, _ in diffs)
             raise ValueError(
-                f"{self.checkpoint_path}: the recipe differs from the checkpoint's in "
-                f"{fixed}; only {sorted(RESUMABLE_CHANGES)} may change when resuming{remedy}"
+                f"{self.checkpoint_path}: the recipe differs from the checkpoint's in {listed}; only "
+                f"{sorted(RESUMABLE_CHANGES)} may change when resuming; to continue as it was trained, resume "
+                f"with {sets}"
             )
         done = int(state["epoch"]) + (1 if int(state["step_in_epoch"]) else 0)  # an epoch begun counts
         if self.recipe.epochs < done:
