@@ -395,25 +395,41 @@ class _Journal(BaseModel):
     finishing: bool = False
 
 
+def _read_journal(root: Path) -> _Journal | None:
+    """The journal of the unfinished preparation in ``root``; ``None`` when there is none (or it is
+    not a journal this code wrote)."""
+    path = root / JOURNAL
+    if not path.is_file():
+        return None
+    try:
+        return _Journal.model_validate(json.loads(path.read_text()))
+    except (ValidationError, json.JSONDecodeError):
+        return None
+
+
+def _write_journal(root: Path, journal: _Journal) -> None:
+    _atomic_write(root / JOURNAL, lambda tmp: tmp.write_text(journal.model_dump_json() + "\n"))
+
+
 def unfinished_run(root: str | Path) -> tuple[str, int] | None:
     """``(run_id, progress)`` of the unfinished preparation in ``root``; ``None`` when there is none."""
-    path = Path(root) / JOURNAL
-    try:
-        journal = _Journal.model_validate(json.loads(path.read_text()))
-    except (OSError, ValidationError, json.JSONDecodeError):
-        return None
-    return journal.run_id, journal.progress
+    journal = _read_journal(Path(root))
+    return None if journal is None else (journal.run_id, journal.progress)
 
 
 def continue_as(root: str | Path, run_id: str) -> None:
     """Relabel the unfinished preparation in ``root`` as run ``run_id``, so that a
     :class:`PreparedWriter` with that id continues it. Only for a caller that has checked the
     work done so far is the same under both ids (what :func:`skeletonzoo.data.prepare.run_plan`
-    does when raw files not reached yet changed)."""
-    path = Path(root) / JOURNAL
-    journal = _Journal.model_validate(json.loads(path.read_text()))
-    updated = journal.model_copy(update={"run_id": run_id})
-    _atomic_write(path, lambda tmp: tmp.write_text(updated.model_dump_json() + "\n"))
+    does when raw files not reached yet changed).
+
+    Raises:
+        PrepareError: ``root`` holds no unfinished preparation.
+    """
+    journal = _read_journal(Path(root))
+    if journal is None:
+        raise PrepareError(f"{root} holds no unfinished preparation to continue")
+    _write_journal(Path(root), journal.model_copy(update={"run_id": run_id}))
 
 
 class PreparedWriter:
@@ -476,7 +492,7 @@ class PreparedWriter:
                     "other input or options; pass --overwrite (overwrite=True) to replace it, or choose another --out"
                 )
             meta_path.unlink()
-        journal = self._read_journal()
+        journal = _read_journal(self.root)
         if journal is not None and journal.run_id == run_id and not overwrite and self._reopen(journal):
             self.progress = journal.progress
             self._finishing = journal.finishing
@@ -498,20 +514,10 @@ class PreparedWriter:
     def _bitmap(self, split: str) -> Path:
         return self.root / f".{split}_written.npy.partial"
 
-    def _read_journal(self) -> _Journal | None:
-        path = self.root / JOURNAL
-        if not path.is_file():
-            return None
-        try:
-            return _Journal.model_validate(json.loads(path.read_text()))
-        except (ValidationError, json.JSONDecodeError):
-            return None
-
     def _write_journal(self) -> None:
-        journal = _Journal(run_id=self.run_id, sample_shape=self.sample_shape,
-                           splits={s: len(n) for s, n in self.names.items()}, progress=self.progress,
-                           finishing=self._finishing)  # fmt: skip
-        _atomic_write(self.root / JOURNAL, lambda tmp: tmp.write_text(journal.model_dump_json() + "\n"))
+        _write_journal(self.root, _Journal(run_id=self.run_id, sample_shape=self.sample_shape,
+                                           splits={s: len(n) for s, n in self.names.items()},
+                                           progress=self.progress, finishing=self._finishing))  # fmt: skip
 
     def _reopen(self, journal: _Journal) -> bool:
         """Re-open the partial files of a matching journal; ``False`` if they do not fit."""
