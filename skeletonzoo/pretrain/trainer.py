@@ -234,13 +234,13 @@ class Trainer:
         if self.world_size == 1:
             self._check_out(resume)
             return
-        failure: list[BaseException | None] = [None]
+        failure: BaseException | None = None
         try:
             self._check_out(resume)
         except (SkeletonZooError, OSError, ValueError) as exc:
-            failure[0] = exc
+            failure = exc
         verdicts: list[BaseException | None] = [None] * self.world_size
-        dist.all_gather_object(verdicts, failure[0])
+        dist.all_gather_object(verdicts, failure)
         first = next((v for v in verdicts if v is not None), None)
         if first is not None:
             raise first
@@ -585,18 +585,20 @@ class Trainer:
     def _agree_on_stop(self) -> None:
         """Under DDP, a signal that reached one process stops them all after this step: each must
         save and leave at the same step, or the others wait forever in the next collective."""
-        if self.world_size == 1:
-            return
-        flag = torch.tensor([self._stop_signal or 0], dtype=torch.int32, device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        if int(flag.item()) and self._stop_signal is None:
-            self._stop_signal = int(flag.item())
+        agreed = self._across_ranks(self._stop_signal or 0, dist.ReduceOp.MAX)
+        if agreed and self._stop_signal is None:
+            self._stop_signal = agreed
 
     def _finite(self, loss: torch.Tensor) -> bool:
-        ok = torch.isfinite(loss.detach()).to(torch.int32).reshape(1)
-        if self.world_size > 1:
-            dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-        return bool(ok.item())
+        return bool(self._across_ranks(int(torch.isfinite(loss.detach()).all()), dist.ReduceOp.MIN))
+
+    def _across_ranks(self, value: int, op: Any) -> int:
+        """``value`` reduced with ``op`` over every process (itself in a one-process run)."""
+        if self.world_size == 1:
+            return value
+        reduced = torch.tensor([value], dtype=torch.int32, device=self.device)
+        dist.all_reduce(reduced, op=op)
+        return int(reduced.item())
 
     def step(self, index: list[int], epoch: int) -> dict[str, float]:
         """One optimiser step on the samples ``index``; returns the logged values."""
