@@ -341,22 +341,21 @@ def _warn_if_collapsed(run: _Run, features: np.ndarray) -> None:
     if len(features) < 2:  # one clip has no spread to measure
         return
     finite = np.isfinite(features).all(axis=1)
+    spread = feature_spread(features) if finite.all() else 0.0
     if not finite.all():
         message = (f"{int((~finite).sum())} of the {len(features)} train clips have NaN or inf features: the "
                    "encoder's output is not finite for them (weights or inputs out of range)")  # fmt: skip
-        run.notes.append(message)
-        warnings.warn(message, CollapsedFeaturesWarning, stacklevel=3)
-        return
-    spread = feature_spread(features)
-    if spread < COLLAPSED_SPREAD or spread != spread:  # nan: all-zero features
+    elif spread < COLLAPSED_SPREAD or spread != spread:  # nan: all-zero features
         message = (
             f"the train features barely differ between clips (their spread is {spread:.1e} of their norm; a "
             f"trained encoder's is around 0.5, a random one's 3e-3 or more): the encoder's output has collapsed, "
             "e.g. after a run of a few epochs whose BatchNorm statistics have not settled, so every protocol "
             "will score near chance"
         )
-        run.notes.append(message)
-        warnings.warn(message, CollapsedFeaturesWarning, stacklevel=3)
+    else:
+        return
+    run.notes.append(message)
+    warnings.warn(message, CollapsedFeaturesWarning, stacklevel=3)
 
 
 def _extract(run: _Run) -> float:
