@@ -93,9 +93,9 @@ def test_counts_are_checked_before_any_work(ntu60_raw, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_interrupted_run_resumes_and_matches_a_fresh_one(ntu60_raw, tmp_path, monkeypatch):
-    root, _ = ntu60_raw
-    fresh = prepare_ntu(root, tmp_path / "fresh", "ntu60", ["xsub"], workers=1, batch_size=4, allow_incomplete=True)
+def _interrupt_the_11th_job(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Make parsing raise KeyboardInterrupt (a Ctrl-C) at the 11th job; returns the call counter
+    (``calls["n"]``), which a test resets to let the next run through."""
     calls = {"n": 0}
 
     def flaky(job):  # noqa: ANN001, ANN202
@@ -105,6 +105,13 @@ def test_interrupted_run_resumes_and_matches_a_fresh_one(ntu60_raw, tmp_path, mo
         return load_job(job)
 
     monkeypatch.setattr(prepare_module, "load_job", flaky)
+    return calls
+
+
+def test_interrupted_run_resumes_and_matches_a_fresh_one(ntu60_raw, tmp_path, monkeypatch):
+    root, _ = ntu60_raw
+    fresh = prepare_ntu(root, tmp_path / "fresh", "ntu60", ["xsub"], workers=1, batch_size=4, allow_incomplete=True)
+    calls = _interrupt_the_11th_job(monkeypatch)
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
         prepare_ntu(root, out, "ntu60", ["xsub"], workers=1, batch_size=4, allow_incomplete=True)
@@ -127,15 +134,7 @@ def test_cli_interrupt_resume_and_rerun_say_what_happened(ntu60_raw, tmp_path, m
     """Ctrl-C says the work is kept and how to continue, the next run says it continues, and a
     run on the finished output says there was nothing to do."""
     root, _ = ntu60_raw
-    calls = {"n": 0}
-
-    def flaky(job):  # noqa: ANN001, ANN202
-        calls["n"] += 1
-        if calls["n"] == 11:
-            raise KeyboardInterrupt
-        return load_job(job)
-
-    monkeypatch.setattr(prepare_module, "load_job", flaky)
+    calls = _interrupt_the_11th_job(monkeypatch)
     out = tmp_path / "out"
     args = ["prepare", "ntu60", "--raw", str(root), "--out", str(out), "--benchmark", "xsub", "--allow-incomplete",
             "--workers", "1", "--batch-size", "4"]  # fmt: skip
