@@ -101,6 +101,12 @@ DATASETS: dict[str, DatasetInfo] = {
         splits={"xsub": "cross-subject"},
         preprocess=Preprocess(),
     ),
+    "pkummd2": DatasetInfo(
+        title="PKU-MMD part II",
+        num_classes=51,  # phase II's actions keep their phase I ids (data/pkummd.py)
+        splits={"xsub": "cross-subject"},
+        preprocess=Preprocess(),
+    ),
     "nwucla": DatasetInfo(
         title="Northwestern-UCLA Multiview Action 3D",
         num_classes=10,

@@ -324,11 +324,19 @@ def test_pkummd_data_is_named_as_the_registry_and_recipes_name_it(pku_raw, tmp_p
     from skeletonzoo.pretrain.recipe import load_recipe
     from skeletonzoo.registry import DATASETS as REGISTRY_DATASETS
 
-    root, _ = pku_raw
+    root, videos = pku_raw
     meta = prepare_pkummd(root, tmp_path, 1, workers=1)["xsub"]
     recipe = load_recipe("msmclr-pkummd1-xsub")
     assert (meta.dataset, meta.benchmark) == (recipe.dataset, recipe.benchmark) == ("pkummd1", "xsub")
     assert meta.dataset in REGISTRY_DATASETS
+    # phase II (its own split file names) is ``pkummd2``, MsMCLR's PKU-MMD II recipes' dataset
+    split = {"xsub": {"train": ["0002-L", "0002-M"], "test": ["0291-R"]}}
+    phase2 = write_pku_tree(tmp_path / "raw2", videos, split, np.random.default_rng(5), phase=2)
+    meta2 = prepare_pkummd(phase2, tmp_path / "out2", 2, workers=1, benchmarks=["xsub"])["xsub"]
+    for stream in ("", "-bone", "-motion"):
+        recipe2 = load_recipe(f"msmclr-pkummd2-xsub{stream}")
+        assert (meta2.dataset, meta2.benchmark) == (recipe2.dataset, recipe2.benchmark) == ("pkummd2", "xsub")
+    assert REGISTRY_DATASETS["pkummd2"].num_classes == meta2.num_classes == 51
     legacy = json.loads((tmp_path / "xsub" / "meta.json").read_text())
     legacy["dataset"] = "pkummd"
     (tmp_path / "xsub" / "meta.json").write_text(json.dumps(legacy))
