@@ -41,7 +41,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,24 @@ def run_recipe(out: str | Path) -> dict[str, Any] | None:
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError):
         return None
     return saved if isinstance(saved, dict) else None
+
+
+def _in_layout_of(param: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A gradient hook giving ``param``'s gradient ``param``'s strides.
+
+    The 1x1 convolutions (residual projections, motion attention) see ``channels_last`` maps, so
+    their ``(C_out, C_in, 1, 1)`` weight gradients can come out with ``channels_last`` strides:
+    the same memory order (only the strides of the size-1 dimensions differ), but DDP compares
+    every stride with its bucket's and warns on each rank that performance may suffer. The copy
+    this makes instead, where strides differ, is of these small weights only.
+    """
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        if grad.stride() == param.stride():
+            return grad
+        return torch.empty_strided(param.shape, param.stride(), dtype=grad.dtype, device=grad.device).copy_(grad)
+
+    return hook
 
 
 def _queue_for(num_samples: int) -> int:
@@ -303,6 +321,8 @@ class Trainer:
         )
         self.model: nn.Module = self.method
         if self.world_size > 1:
+            for p in params:
+                p.register_hook(_in_layout_of(p))
             self.model = nn.parallel.DistributedDataParallel(
                 self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
