@@ -169,6 +169,21 @@ def test_gaussian_noise(aug, case):
     _check(GaussianNoise().apply(x, **_params_noise(d, x)), arrays[f"{case}/out"])
 
 
+def test_gaussian_noise_on_float32_clips_adds_in_float64(aug):
+    """The original adds float64 ``np.random.normal`` noise, so a float32 clip comes out float64 at
+    full precision (NumPy's promotion, computed here on the fixture's own clip and noise)."""
+    arrays, cases = aug
+    d = Draws(cases["gaus_noise_yes"], arrays, "gaus_noise_yes")
+    x = _batch(arrays["in_A_f32"])
+    params = _params_noise(d, x)
+    out = GaussianNoise().apply(x, **params)
+    assert out.dtype == torch.float64
+    expected = arrays["in_A_f32"].astype(np.float64) + arrays["gaus_noise_yes/noise"]
+    np.testing.assert_array_equal(out[0].numpy(), expected)
+    # the training views' setting: noise and sum in the batch's dtype
+    assert GaussianNoise(precise=False).apply(x, **params).dtype == torch.float32
+
+
 @pytest.mark.parametrize("case", ["noise_joint_fix_A", "noise_joint_fix_B"])
 def test_joint_noise(aug, case):
     arrays, cases = aug

@@ -319,16 +319,27 @@ class GaussianNoise(Augmentation):
     that get it: ``noise`` is ``(K, C, T, V, M)`` for the ``K`` samples where ``apply_noise``
     is true, in batch order (drawing it for the whole batch would double the cost of the
     strong view's most expensive draw).
+
+    Args:
+        p: Probability of noise, per sample.
+        std: Standard deviation of the noise.
+        precise: Draw the noise in float64 and add it in float64, as the original's float64
+            ``np.random.normal`` noise promotes a float32 clip (the result is float64); the
+            training views pass ``False``: noise and sum in the batch's dtype.
     """
 
-    def __init__(self, p: float = 0.5, std: float = 0.01) -> None:
+    def __init__(self, p: float = 0.5, std: float = 0.01, precise: bool = True) -> None:
         self.p = p
         self.std = std
+        self.precise = precise
+
+    def _dtype(self, x: torch.Tensor) -> torch.dtype:
+        return torch.promote_types(x.dtype, torch.float64) if self.precise else x.dtype
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         apply_noise = _flag(x.shape[0], self.p, generator, x.device)
         k = int(apply_noise.sum())
-        noise = torch.randn((k, *x.shape[1:]), generator=generator, device=x.device, dtype=x.dtype)
+        noise = torch.randn((k, *x.shape[1:]), generator=generator, device=x.device, dtype=self._dtype(x))
         return {"apply_noise": apply_noise, "noise": noise.mul_(self.std)}
 
     def apply(self, x: torch.Tensor, apply_noise: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -336,7 +347,8 @@ class GaussianNoise(Augmentation):
         if noise.shape != (chosen.numel(), *x.shape[1:]):
             raise ValueError(f"noise has shape {tuple(noise.shape)}; expected {(chosen.numel(), *x.shape[1:])} "
                              f"(one row per sample with apply_noise)")  # fmt: skip
-        return x.index_add(0, chosen, noise.to(x.dtype))
+        dtype = torch.promote_types(self._dtype(x), noise.dtype) if self.precise else x.dtype
+        return x.to(dtype).index_add(0, chosen, noise.to(dtype))
 
 
 class GaussianBlur(Augmentation):

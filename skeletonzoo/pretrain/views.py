@@ -58,8 +58,9 @@ class StrongView(Compose):
         self.joint_noise: JointNoise | None = None
         if joint_noise:  # the corrected view's reaches every frame and person
             self.joint_noise = JointNoise(None, None, precise=False) if corrected else JointNoise(precise=False)
-        steps = [self.crop, Shear(shear, precise=False), self.flip, Rotate(precise=False), GaussianNoise(), self.blur,
-                 AxisMask(), *([self.joint_noise] if self.joint_noise else [])]  # fmt: skip
+        steps = [self.crop, Shear(shear, precise=False), self.flip, Rotate(precise=False),
+                 GaussianNoise(precise=False), self.blur, AxisMask(),
+                 *([self.joint_noise] if self.joint_noise else [])]  # fmt: skip
         super().__init__(steps)
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
