@@ -18,6 +18,7 @@ __all__ = [
     "SkeletonZooWarning",
     "SlowPrecisionWarning",
     "EmptySampleWarning",
+    "DuplicateSampleWarning",
     "InputWarning",
     "CollapsedFeaturesWarning",
     "ResumeWarning",
@@ -120,6 +121,11 @@ class EmptySampleWarning(SkeletonZooWarning):
     """Prepared clips that hold no skeleton in any frame (written as all-zero samples, as the
     original pipeline writes them); the message names them (a resumed preparation, those it
     parsed after resuming)."""
+
+
+class DuplicateSampleWarning(SkeletonZooWarning):
+    """Samples of a held-out split that are exact copies of training samples (a model trained on
+    the training split has seen them); the message names them and the option that leaves them out."""
 
 
 class InputWarning(SkeletonZooWarning):

@@ -21,6 +21,7 @@ from skeletonzoo.data.nwucla import (
     read_nwucla_json_dir,
     read_nwucla_npz,
 )
+from skeletonzoo.data.prepared import read_prepared_meta
 from skeletonzoo.data.synthetic import synthetic_body
 from skeletonzoo.exceptions import DataFormatError
 from skeletonzoo.features import extract_features
@@ -103,7 +104,16 @@ def test_prepare_nwucla_uses_each_clips_real_length():
 def test_cli_prepare_nwucla_equals_prepare_nwucla(npz_path, clips, tmp_path, capsys):
     out = tmp_path / "nwucla"
     assert main(["prepare", "nwucla", "--raw", str(npz_path), "--out", str(out)]) == 0
-    assert "train 1,020" in capsys.readouterr().out
+    out_text, err = capsys.readouterr()
+    assert "train 1,020" in out_text
+    # this release's view-3 clips of a02 and a03 are byte-identical copies of their view-2 takes
+    assert "warning: " in err and "95 of the 464 'test' samples are exact copies of 'train' samples" in err
+    copies = read_prepared_meta(out).copies_of_train["test"]
+    index = {name: i for i, name in enumerate(clips.names)}
+    assert len(copies) == 95 and {name[:3] for name in copies} == {"a02", "a03"}
+    for test_name, train_name in copies.items():
+        assert train_name == test_name.replace("_v03", "_v02")
+        np.testing.assert_array_equal(clips.clip(index[test_name]), clips.clip(index[train_name]))
     expected = prepare_nwucla(read_nwucla_npz(npz_path))
     for split in ("train", "test"):
         data = open_prepared(out, split)

@@ -64,3 +64,22 @@ def test_unfinished_tampered_and_unknown_split(tmp_path):
     (tmp_path / "meta.json").unlink()
     with pytest.raises(FileNotFoundError, match="unfinished"):
         open_prepared(tmp_path, "train")
+
+
+def test_copies_of_train_are_exact_matches_found_across_chunks(tmp_path):
+    """Every sample of another split equal to a training sample bit for bit, paired with the first
+    such training sample, whatever chunks the (memory-mapped) arrays are read in."""
+    from skeletonzoo.data.prepared import copies_of_train
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(7, 3, 4, 25, 2)).astype(np.float32)
+    train[6] = train[1]  # a duplicate inside train: the first is named
+    other = rng.normal(size=(5, 3, 4, 25, 2)).astype(np.float32)
+    other[[0, 3, 4]] = train[[6, 5, 1]]
+    other[2] = train[2]
+    other[2, 0, 0, 0, 0] += np.float32(1e-6)  # one coordinate off: not a copy
+    np.save(tmp_path / "train.npy", train)
+    mapped = np.load(tmp_path / "train.npy", mmap_mode="r")
+    for chunk in (1, 3, 1024):
+        assert copies_of_train(mapped, other, chunk=chunk) == [(0, 1), (3, 5), (4, 1)]
+    assert copies_of_train(train, other[[1, 2]]) == []

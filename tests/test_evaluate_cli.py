@@ -33,8 +33,9 @@ def _split(n: int, seed: int) -> PreparedSplit:
 @pytest.fixture()
 def data_dir(tmp_path):
     root = tmp_path / "toy"
-    write_prepared(root, {"train": _split(30, 0), "test": _split(15, 1)}, dataset="toy", benchmark="xsub",
-                   layout="ntu25", num_classes=3, preprocessing=PREPROCESS)  # fmt: skip
+    meta = write_prepared(root, {"train": _split(30, 0), "test": _split(15, 1)}, dataset="toy", benchmark="xsub",
+                          layout="ntu25", num_classes=3, preprocessing=PREPROCESS)  # fmt: skip
+    assert meta.copies_of_train == {"test": {}}  # checked, none
     return root
 
 
@@ -131,6 +132,50 @@ def test_collapsed_features_are_warned_about(capsys, tmp_path, data_dir, encoder
     _warn_if_collapsed(run, np.ones((1, 8)))  # type: ignore[arg-type]
     _warn_if_collapsed(run, features[[0, 1, 3]])  # type: ignore[arg-type]
     assert len(run.notes) == 1
+
+
+def test_test_samples_copying_training_samples_are_named_and_can_be_left_out(capsys, tmp_path, checkpoint, encoder):
+    """Test samples equal to training samples bit for bit (NW-UCLA's release has 95 of 464) are
+    listed by the preparation, scored with a warning by default, and left out with --test-copies drop."""
+    from skeletonzoo.data.prepared import read_prepared_meta
+    from skeletonzoo.exceptions import DuplicateSampleWarning
+
+    train, test = _split(30, 0), _split(15, 1)
+    copied, sources = [2, 7, 11], [5, 0, 5]
+    test.positions[copied], test.labels[copied] = train.positions[sources], train.labels[sources]
+    test.positions[3] = np.nextafter(train.positions[9], np.inf)  # one ulp away: not a copy
+    root = tmp_path / "copies"
+    expected = {"clip1_2": "clip0_5", "clip1_7": "clip0_0", "clip1_11": "clip0_5"}
+    with pytest.warns(DuplicateSampleWarning, match=r"3 of the 15 'test' samples are exact copies of 'train' "
+                      r"samples \(clip1_2 = clip0_5, clip1_7 = clip0_0, clip1_11 = clip0_5\)"):  # fmt: skip
+        meta = write_prepared(root, {"train": train, "test": test}, dataset="toy", benchmark="xsub",
+                              layout="ntu25", num_classes=3, preprocessing=PREPROCESS)  # fmt: skip
+    assert meta.copies_of_train == read_prepared_meta(root).copies_of_train == {"test": expected}
+
+    reports = {}
+    for mode in ("keep", "drop"):
+        out_json = tmp_path / f"{mode}.json"
+        rc, _, err = _run(capsys, str(checkpoint), "--data", str(root), "--protocol", "knn", "--k", "5",
+                          "--test-copies", mode, "--json", str(out_json))  # fmt: skip
+        assert rc == 0, err
+        reports[mode] = json.loads(out_json.read_text())
+        warned = "skeletonzoo-eval: warning: 3 of the 15 test samples are exact copies of training samples"
+        assert (warned in err) == (mode == "keep"), err
+    keep, drop = reports["keep"], reports["drop"]
+    assert keep["results"]["knn"]["num_test"] == 15 and drop["results"]["knn"]["num_test"] == 12
+    assert keep["metrics"][0]["split"].endswith("test on split 'test', 15, 3 of them exact copies of training samples)")
+    assert drop["metrics"][0]["split"].endswith(
+        "test on split 'test', 12 of its 15: the 3 exact copies of training samples left out)"
+    )
+    assert "--test-copies drop" in drop["metrics"][0]["command"] and "left out" in drop["notes"][0]
+    assert drop["data"]["test"]["test_copies"] == "drop"
+    # what was scored: the other 12 samples, as the library scores them
+    rows = [i for i in range(15) if i not in copied]
+    f_train = extract_features(encoder, train.positions, stream="motion")
+    f_test = extract_features(encoder, test.positions[rows], stream="motion")
+    knn = knn_evaluate(f_train, train.labels, f_test, test.labels[rows], num_classes=3, config=KNNConfig(k=5))
+    assert {m["name"]: m["value"] for m in drop["metrics"]} == {"knn_top1": round(knn.top1, 4),
+                                                                "knn_top5": round(knn.top5, 4)}  # fmt: skip
 
 
 def test_finetune_protocol(capsys, tmp_path, data_dir, checkpoint, encoder):

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--ignore-preprocessing", action="store_true",
         help="evaluate even if the data was prepared with another preprocessing than the model's",
     )  # fmt: skip
+    p.add_argument(
+        "--test-copies", choices=["keep", "drop"], default="keep",
+        help="test samples that are exact copies of training samples (NW-UCLA has 95 of 464): score them with the "
+        "rest (keep, default: the benchmark's test set) or leave them out (drop)",
+    )  # fmt: skip
     g = p.add_argument_group("linear probe (defaults: the papers' protocol but for --head-init)")
     g.add_argument("--linear-epochs", type=int, default=100)
     g.add_argument("--linear-lr", type=float, default=3.0)
@@ -207,6 +212,7 @@ def _evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             semi_mode=args.semi_mode,
             batch_size=args.batch_size,
             ignore_preprocessing=args.ignore_preprocessing,
+            test_copies=args.test_copies,
         )  # fmt: skip
         published = getattr(model.encoder, "published", None)  # set by load() for a zoo name
         revision = published.sha256[:12] if published is not None and args.revision is None else None

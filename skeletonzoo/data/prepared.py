@@ -29,6 +29,7 @@ import hashlib
 import json
 import mmap
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._files import sha256_file
-from ..exceptions import DataFormatError, PrepareError
+from ..exceptions import DataFormatError, DuplicateSampleWarning, PrepareError
 
 __all__ = [
     "PREPARED_FORMAT",
@@ -50,6 +51,7 @@ __all__ = [
     "PreparedDataset",
     "PreparedWriter",
     "write_prepared",
+    "copies_of_train",
     "open_prepared",
     "read_prepared_meta",
     "refuse_unknown_files",
@@ -85,6 +87,11 @@ class PreparedMeta(BaseModel):
     )
     splits: dict[str, SplitInfo]
     source: dict[str, Any] = Field(default_factory=dict, description="where the raw data came from")
+    copies_of_train: dict[str, dict[str, str]] | None = Field(
+        None,
+        description="split -> {sample: the 'train' sample its positions equal bit for bit}, for every split "
+        "but 'train' (empty: no copies); None: prepared before this check",
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -126,6 +133,62 @@ def _atomic_write(path: Path, write: Any) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def copies_of_train(train: np.ndarray, other: np.ndarray, chunk: int = 1024) -> list[tuple[int, int]]:
+    """Samples of ``other`` whose positions equal a training sample's bit for bit.
+
+    Such a sample is not held out: a model pretrained or fitted on ``train`` has seen it (the
+    NW-UCLA release, for one, holds view-3 test clips that are copies of view-2 training clips).
+    Samples are compared by a 128-bit hash of their bytes, and each hash match is confirmed.
+
+    Args:
+        train: ``(N_train, C, T, V, M)`` positions (memory-mapped arrays are read in chunks).
+        other: ``(N, C, T, V, M)`` positions of another split.
+        chunk: Samples read at a time.
+
+    Returns:
+        ``(index in other, index of the first equal sample of train)`` pairs, in ``other``'s order.
+    """
+
+    def digests(array: np.ndarray) -> Iterable[bytes]:
+        for start in range(0, len(array), chunk):
+            for sample in np.ascontiguousarray(array[start : start + chunk]):
+                yield hashlib.blake2b(sample.tobytes(), digest_size=16).digest()
+
+    first: dict[bytes, int] = {}
+    for i, digest in enumerate(digests(train)):
+        first.setdefault(digest, i)
+    pairs = []
+    for i, digest in enumerate(digests(other)):
+        j = first.get(digest)
+        if j is not None and np.array_equal(other[i], train[j]):
+            pairs.append((i, j))
+    return pairs
+
+
+def _copies_record(root: Path, names: dict[str, list[str]]) -> dict[str, dict[str, str]] | None:
+    """``PreparedMeta.copies_of_train`` of the splits just written to ``root`` (None without a
+    'train' split); warns when a split holds copies."""
+    if "train" not in names:
+        return None
+    load = lambda split: np.load(root / _split_files(split)["position"], mmap_mode="r")  # noqa: E731
+    train = load("train")
+    record: dict[str, dict[str, str]] = {}
+    for split in sorted(set(names) - {"train"}):
+        pairs = copies_of_train(train, load(split))
+        record[split] = {names[split][i]: names["train"][j] for i, j in pairs}
+        if pairs:
+            shown = ", ".join(f"{a} = {b}" for a, b in list(record[split].items())[:5])
+            warnings.warn(
+                f"{root}: {len(pairs)} of the {len(names[split])} {split!r} samples are exact copies of 'train' "
+                f"samples ({shown}{', ...' if len(pairs) > 5 else ''}): a model trained on 'train' has seen them. "
+                f"meta.json lists them (copies_of_train); skeletonzoo-eval says how many it scores and "
+                "--test-copies drop leaves them out",
+                DuplicateSampleWarning,
+                stacklevel=3,
+            )
+    return record
 
 
 def _split_files(split: str) -> dict[str, str]:
@@ -199,6 +262,7 @@ def write_prepared(
         preprocessing=preprocessing,
         splits=infos,
         source=source or {},
+        copies_of_train=_copies_record(root, {split: data.names for split, data in splits.items()}),
     )
     _atomic_write(root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
     return meta
@@ -622,7 +686,7 @@ class PreparedWriter:
         meta = PreparedMeta(
             dataset=dataset, benchmark=benchmark, layout=layout, num_classes=num_classes,
             class_names=list(class_names), preprocessing=preprocessing, splits=infos,
-            source={**(source or {}), "run_id": self.run_id},
+            source={**(source or {}), "run_id": self.run_id}, copies_of_train=_copies_record(self.root, self.names),
         )  # fmt: skip
         _atomic_write(self.root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
         for split in list(self._written):

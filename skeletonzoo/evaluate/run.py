@@ -13,7 +13,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
 
@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._files import atomic_write_text
 from .._machine import hardware
-from ..data.prepared import PreparedData, PreparedMeta, open_prepared
+from ..data.prepared import PreparedData, PreparedMeta, copies_of_train, open_prepared
 from ..data.preprocess import Preprocess
-from ..exceptions import CheckpointError, CollapsedFeaturesWarning, DataMismatchError
+from ..exceptions import CheckpointError, CollapsedFeaturesWarning, DataMismatchError, DuplicateSampleWarning
 from ..models import EncoderConfig, SkeletonEncoder
 from .finetune import FinetuneRecipe, finetune
 from .knn import KNNConfig, knn_evaluate
@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 Protocol = Literal["linear", "knn", "finetune", "semi"]
+TestCopies = Literal["keep", "drop"]
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 REPORT_FORMAT = "skeletonzoo.eval/1"
 
@@ -173,6 +174,11 @@ class EvalSettings(BaseModel):
     )
     batch_size: int = Field(default=256, ge=1, description="samples per encoder forward pass when extracting features")
     ignore_preprocessing: bool = Field(default=False, description="evaluate even if the data's preprocessing differs")
+    test_copies: TestCopies = Field(
+        default="keep",
+        description="test samples that are exact copies of training samples: scored with the rest ('keep', the "
+        "benchmark's test set as published) or left out ('drop')",
+    )
 
 
 @dataclass
@@ -267,6 +273,36 @@ def _check_data(model: EvalModel, train: PreparedData, settings: EvalSettings, n
                 message + "; prepare the data with the model's preprocessing, or pass --ignore-preprocessing"
             )
         notes.append(message + " (evaluated anyway: --ignore-preprocessing)")
+
+
+def _test_copies(
+    train: PreparedData, test: PreparedData, mode: TestCopies, notes: list[str]
+) -> tuple[PreparedData, str]:
+    """The test samples to score, and what the split description says of the copies of training
+    samples among them (``copies_of_train``): kept, with a note and a warning, or left out."""
+    pairs = copies_of_train(train.positions, test.positions)
+    if not pairs:
+        return test, ""
+    n, total = len(pairs), len(test)
+    shown = ", ".join(f"{test.names[i]} = {train.names[j]}" for i, j in pairs[:3]) + (", ..." if n > 3 else "")
+    if mode == "drop":
+        rows = [i for i, _ in pairs]
+        left_out = set(rows)
+        kept = replace(
+            test, positions=np.delete(test.positions, rows, axis=0), labels=np.delete(test.labels, rows),
+            names=[name for i, name in enumerate(test.names) if i not in left_out],
+        )  # fmt: skip
+        notes.append(f"{n} of the {total} test samples are exact copies of training samples ({shown}) and were left "
+                     f"out (--test-copies drop): the scores are of the other {total - n}")  # fmt: skip
+        return kept, f" of its {total}: the {n} exact copies of training samples left out"
+    message = (
+        f"{n} of the {total} test samples are exact copies of training samples ({shown}): the scores include "
+        f"clips the encoder may have been pretrained on and the classifiers were fitted on; --test-copies drop "
+        f"(test_copies='drop') scores only the other {total - n}"
+    )
+    notes.append(message)
+    warnings.warn(message, DuplicateSampleWarning, stacklevel=3)
+    return test, f", {n} of them exact copies of training samples"
 
 
 def _records(
@@ -481,10 +517,12 @@ def evaluate_model(
     notes: list[str] = []
     _check_data(model, train, settings, notes)
     meta = train.meta
+    test, copies = _test_copies(train, test, settings.test_copies, notes)
     run = _Run(
         model=model, settings=settings, train=train, test=test, encoder=model.encoder.to(device).eval(),
         device=device, command=command, progress=progress, notes=notes,
-        split=f"{meta.benchmark} (train on split 'train', {len(train)} samples; test on split 'test', {len(test)})",
+        split=f"{meta.benchmark} (train on split 'train', {len(train)} samples; test on split 'test', {len(test)}"
+        f"{copies})",
         common=(
             f"encoder {model.description}, {model.stream} stream, layout {meta.layout}; data {meta.dataset} "
             f"{meta.benchmark} (prepared-data fingerprints: train {train.fingerprint()[:16]}, test "
@@ -513,7 +551,7 @@ def evaluate_model(
     data = {
         "root": str(train.root),
         "train": {"num_samples": len(train), "fingerprint": train.fingerprint()},
-        "test": {"num_samples": len(test), "fingerprint": test.fingerprint()},
+        "test": {"num_samples": len(test), "fingerprint": test.fingerprint(), "test_copies": settings.test_copies},
         "num_classes": meta.num_classes,
         "layout": meta.layout,
         "preprocessing": meta.preprocessing,
