@@ -128,6 +128,7 @@ def check_values(samples: Samples, num_persons: int | None, chunk: int = 256) ->
     bad: list[int] = []
     crowded: list[int] = []
     empty: list[int] = []
+    padded: list[int] = []  # clips given one by one that end in all-zero frames
     largest = 0.0
     for start in range(0, samples.n, chunk):
         raw = samples.raw(start, min(start + chunk, samples.n))
@@ -139,6 +140,8 @@ def check_values(samples: Samples, num_persons: int | None, chunk: int = 256) ->
             bad += (offset + torch.nonzero(~torch.isfinite(flat).all(dim=1)).flatten()).tolist()
             if flat.numel():
                 empty += (offset + torch.nonzero(flat.eq(0).all(dim=1)).flatten()).tolist()
+                if isinstance(raw, list) and x.shape[2] > 1 and not x[0, :, -1].any() and x[0].any():
+                    padded.append(offset)
                 largest = max(largest, float(flat.nan_to_num(0.0, 0.0, 0.0).abs().max()))
             if num_persons is not None and x.shape[-1] > num_persons:
                 extra = x[..., num_persons:].reshape(x.shape[0], -1)
@@ -162,6 +165,13 @@ def check_values(samples: Samples, num_persons: int | None, chunk: int = 256) ->
         theirs = "their features describe" if len(empty) > 1 else "its features describe"
         warnings.warn(f"{which(empty, 'are', 'is')} all zeros (padding only): {theirs} no motion", InputWarning,
                       stacklevel=3)  # fmt: skip
+    if padded:
+        warnings.warn(
+            f"{which(padded, 'end', 'ends')} in all-zero frames, counted as frames of the clip: a clip given on its "
+            "own (one (C, T, V, M) sample, or in a list) is all its frames, and only a padded batch's trailing "
+            "all-zero frames are padding; if these are padding (a row cut from a padded batch), embed the batch, "
+            "or trim each clip to its real length first", InputWarning, stacklevel=3,
+        )  # fmt: skip
     if largest > LARGEST_METRES:
         warnings.warn(f"coordinates reach {largest:g}: the models were trained on metres (Kinect camera space); "
                       "if these are millimetres, divide by 1000 first", InputWarning, stacklevel=3)  # fmt: skip

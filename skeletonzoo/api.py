@@ -296,6 +296,9 @@ def _source_layout(model: nn.Module, pipeline: Preprocess | None, layout: str | 
         hint += f" or pick a {takers[0]} model (skeletonzoo list)" if takers else ""
     else:
         hint = f"no known layout with V={v} has an adapter to {target!r}"
+    if v in (2, 3):  # the coordinates' axis where the joints' should be: a (T, V, C) clip read as (C, T, V, M)
+        hint += (f"; V={v} looks like the x, y(, z) axis: samples are (C, T, V, M), so a (T, V, C) clip, as raw "
+                 "files store them, is clip.transpose(2, 0, 1)[..., None] (numpy) or clip.permute(2, 0, 1)[..., None]")
     raise ValueError(f"input has V={v} joints but {_label(model)} expects layout {expected}; {hint}")
 
 

@@ -168,6 +168,10 @@ def test_layout_argument_runs_the_adapter(ntu_bone, ucla):
         skeletonzoo.embed(ntu_bone, _raw(1, 5, 25, 1), layout="nwucla20")
     with pytest.raises(ValueError, match="no known layout has V=7"):
         skeletonzoo.embed(ntu_bone, _raw(1, 5, 7, 1), layout="nwucla20")
+    # a raw (T, V, C) clip read as (C, T, V, M): the error says how to reorder it
+    reorder = r"V=3 looks like the x, y\(, z\) axis: .*clip.transpose\(2, 0, 1\)\[..., None\]"
+    with pytest.raises(ValueError, match=reorder):
+        skeletonzoo.embed(ucla, _raw(1, 30, 20, 1)[0, ..., 0].transpose(1, 2, 0)[..., None])
     # NW-UCLA models take their own Kinect v1 clips by default, and NTU-layout input as well
     expected = _plain(ucla, NWUCLA_PREPROCESS(torch.from_numpy(clips)))
     np.testing.assert_allclose(skeletonzoo.embed(ucla, clips), expected, atol=2e-5)
@@ -357,6 +361,24 @@ def test_embed_warns_about_empty_samples_and_other_units(bundled):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         skeletonzoo.embed(model, x[[0, 2]])  # metres, no padding-only sample: no warning
+
+
+def test_embed_warns_when_a_clip_given_alone_ends_in_zero_frames(bundled):
+    """A row cut from a padded batch, embedded on its own, keeps its padding as frames (its
+    features differ from the batch's row): that is named; the batch and trimmed clips are not."""
+    model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False).eval()
+    batch = np.random.default_rng(3).random((2, 3, 30, 20, 1)).astype(np.float32) + 0.5
+    batch[1, :, 18:] = 0  # a 18-frame clip padded to 30
+    from_batch = skeletonzoo.embed(model, batch)
+    with pytest.warns(InputWarning, match=r"sample 0 ends in all-zero frames, counted as frames of the clip"):
+        alone = skeletonzoo.embed(model, batch[1])
+    assert np.abs(alone[0] - from_batch[1]).max() > 1e-3  # the padding changed the features
+    with pytest.warns(InputWarning, match=r"sample 1 ends in all-zero frames"):
+        skeletonzoo.embed(model, list(batch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trimmed = skeletonzoo.embed(model, [batch[0], batch[1][:, :18]])
+    np.testing.assert_allclose(trimmed, from_batch, rtol=0, atol=1e-5)
 
 
 def test_embed_warns_when_the_input_looks_already_normalised(bundled):
