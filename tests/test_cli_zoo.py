@@ -111,6 +111,15 @@ def test_embed_npy_and_npz(tmp_path, capsys, published_model):
     assert main(["embed", NAME, str(tmp_path / "clips.npy"), "--layout", "coco17", "-o", str(tmp_path / "j.npy")]) == 2
     assert "V=20 joints but layout='coco17' has V=17" in capsys.readouterr().err
     assert not (tmp_path / "i.npy").exists() and not (tmp_path / "j.npy").exists()
+    # a prepared dataset folder: the message names a split's positions and --no-preprocess
+    from skeletonzoo.data import PreparedSplit, write_prepared
+
+    write_prepared(tmp_path / "prepared", {"train": PreparedSplit(clips, np.arange(3), ["a", "b", "c"])},
+                   dataset="toy", benchmark="x", layout="ntu25", num_classes=3)  # fmt: skip
+    assert main(["embed", NAME, str(tmp_path / "prepared"), "-o", str(tmp_path / "k.npy")]) == 2
+    split = tmp_path / "prepared" / "train_position.npy"
+    assert (f"is a prepared dataset folder, not a file; embed one of its splits' positions, which are normalised "
+            f"already: {split} --no-preprocess") in capsys.readouterr().err  # fmt: skip
 
 
 def test_embed_warnings_print_as_one_line(tmp_path, capsys, published_model):

@@ -17,6 +17,12 @@ def read_input(path: Path, key: str | None) -> Any:
     """
     import numpy as np
 
+    if path.is_dir() and (path / "meta.json").is_file():  # a prepared dataset: its positions are normalised
+        splits = sorted(p.name for p in path.glob("*_position.npy"))
+        raise FileNotFoundError(
+            f"{str(path)!r} is a prepared dataset folder, not a file; embed one of its splits' positions, which "
+            f"are normalised already: {path / (splits[0] if splits else 'SPLIT_position.npy')} --no-preprocess"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"no input file at {str(path)!r}")
     if path.suffix == ".npy":
