@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="embed bundled NW-UCLA clips with the bundled msmclr-nwucla-xview weights (offline)",
         description="Load the bundled msmclr-nwucla-xview weights (sha256 checked), embed NW-UCLA clips "
-        "from the camera the model never saw, and print each clip's true action, the action a linear "
+        "from the camera held out of training, and print each clip's true action, the action a linear "
         "head trained on the other cameras predicts, its nearest training clip, and the time taken. "
         "Needs no network.",
     )
