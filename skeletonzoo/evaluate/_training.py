@@ -33,7 +33,6 @@ __all__ = [
     "as_labels",
     "infer_num_classes",
     "checked_num_classes",
-    "num_features_of",
 ]
 
 HeadInit = Literal["default", "reference"]
@@ -253,14 +252,6 @@ def as_labels(labels: np.ndarray | torch.Tensor, num_samples: int, what: str) ->
     if len(out) and int(out.min()) < 0:
         raise ValueError(f"{what}: negative class id {int(out.min())}")
     return out.long()
-
-
-def num_features_of(encoder: object) -> int:
-    """The encoder's ``num_features`` (the size of its pooled representation)."""
-    value = getattr(encoder, "num_features", None)
-    if not isinstance(value, int):
-        raise TypeError(f"{type(encoder).__name__} has no integer num_features attribute; pass a SkeletonEncoder")
-    return value
 
 
 def infer_num_classes(*labels: torch.Tensor) -> int:

@@ -45,13 +45,13 @@ from .._machine import usable_device
 from ..data.streams import to_stream
 from ..features import extract_features
 from ..models import LinearClassifier
+from ..models.ensemble import num_features_of
 from ._training import (
     HeadInit,
     as_labels,
     checked_num_classes,
     epoch_batches,
     new_classifier,
-    num_features_of,
     protocol_result,
     step_lr,
     topk_accuracy,

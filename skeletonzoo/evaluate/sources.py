@@ -18,7 +18,7 @@ from torch import nn
 
 from .._machine import usable_device
 from ..features import extract_features
-from ._training import num_features_of
+from ..models.ensemble import num_features_of
 
 __all__ = ["FeatureSource", "CachedFeatures", "EncoderFeatures"]
 

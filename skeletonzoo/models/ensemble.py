@@ -29,10 +29,14 @@ __all__ = ["StreamEnsemble", "GroupedInputEncoder", "num_features_of"]
 
 
 def num_features_of(module: nn.Module) -> int:
-    """The ``num_features`` attribute every zoo model has (the size of its output)."""
+    """The ``num_features`` attribute every zoo model has (the size of its output).
+
+    Raises:
+        TypeError: ``module`` has no integer ``num_features`` (it is not a zoo encoder).
+    """
     value: object = getattr(module, "num_features", None)
     if not isinstance(value, int):
-        raise TypeError(f"{type(module).__name__} has no integer num_features attribute")
+        raise TypeError(f"{type(module).__name__} has no integer num_features attribute; pass a SkeletonEncoder")
     return value
 
 
