@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_recipe(out: Path, saved: dict[str, Any], named: str, overrides: list[str]) -> Recipe:
+def _recipe_with_overrides(out: Path, saved: dict[str, Any], named: str, overrides: list[str]) -> Recipe:
     """The recipe the run in ``out`` was started with (``saved``, its ``recipe.json``, ``--set``
     flags included) with this command's ``overrides`` on top, so ``--resume`` and
     ``--export-only`` need no flags repeated (``--resume --set epochs=400`` extends the run as it was)."""
@@ -90,7 +90,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from ..pretrain.recipe import list_recipes, load_recipe, recipe_name
-    from ..pretrain.trainer import Trainer, TrainingInterrupted, run_recipe
+    from ..pretrain.trainer import Trainer, TrainingInterrupted, saved_run_recipe
 
     try:
         if args.list:
@@ -118,10 +118,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if blocking is not None:
             raise ValueError(f"--out {out}: {blocking} is a file, so the run's folder cannot be made there; choose "
                              "another --out")  # fmt: skip
-        saved = run_recipe(out) if continuing else None
+        saved = saved_run_recipe(out) if continuing else None
         if saved is not None:
             # the run's own recipe (its --set flags included), this command's --set on top
-            recipe = _run_recipe(out, saved, named, args.overrides)
+            recipe = _recipe_with_overrides(out, saved, named, args.overrides)
         else:
             recipe = load_recipe(args.recipe, args.overrides)
         if args.threads is not None and args.threads < 1:

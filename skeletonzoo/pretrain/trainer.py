@@ -148,7 +148,7 @@ def _set_value(value: Any) -> str:
     return json.dumps(list(value) if isinstance(value, tuple) else value)
 
 
-def run_recipe(out: str | Path) -> dict[str, Any] | None:
+def saved_run_recipe(out: str | Path) -> dict[str, Any] | None:
     """The recipe mapping the run in ``out`` was started with: its ``recipe.json``, or when that
     is missing or damaged the copy its checkpoint holds; ``None`` when neither can be read."""
     try:
@@ -336,7 +336,7 @@ class Trainer:
         if resume:
             self._resume()
         elif self.is_main and self.checkpoint_path.exists():
-            other = (run_recipe(self.out) or {}).get("name")
+            other = (saved_run_recipe(self.out) or {}).get("name")
             if other is not None and other != recipe.name:
                 raise FileExistsError(f"{self.out} holds a run of recipe {other!r}, not {recipe.name!r}: "
                                       "choose another --out")  # fmt: skip
