@@ -143,9 +143,21 @@ class Augmentation:
     """Base: ``x -> apply(x, **sample(x, generator))``."""
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Draw the per-sample parameters for the batch ``x`` ``(N, C, T, V, M)``.
+
+        Reads ``x``'s shape, device and dtype, not its values. Returns parameter name -> tensor
+        on ``x``'s device, first dimension ``N`` (or one row per selected sample): the keyword
+        arguments of :meth:`apply`.
+        """
         raise NotImplementedError
 
     def apply(self, x: torch.Tensor, **params: torch.Tensor) -> torch.Tensor:
+        """Augment ``x`` ``(N, C, T, V, M)`` with ``params`` (as :meth:`sample` returns them).
+
+        A pure function: ``x`` is not modified (it may be returned as is when nothing changes).
+        Returns the same shape, in ``x``'s dtype, or the wider parameters' dtype where a
+        ``precise`` option says so.
+        """
         raise NotImplementedError
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -166,6 +178,7 @@ class TemporalCrop(Augmentation):
         self.ratio = ratio
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``start (N,)`` int64: the crop start in the padded sequence, in ``[0, 2 * (T // ratio)]``."""
         pad = x.shape[2] // self.ratio
         start = torch.randint(0, 2 * pad + 1, (x.shape[0],), generator=generator, device=x.device)
         return {"start": start}
@@ -207,6 +220,7 @@ class Shear(Augmentation):
         self.precise = precise
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``matrix (N, 3, 3)`` float64: the shear matrices (see :meth:`matrix`)."""
         _require_xyz(x, "Shear")
         n = x.shape[0]
         # one draw of 6N numbers: the first 3N are a, the next 3N b, as two draws of 3N would give
@@ -240,6 +254,7 @@ class SpatialFlip(Augmentation):
         self.mirror = mirror
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``flip (N,)`` bool: which samples are flipped."""
         return {"flip": _flag(x.shape[0], self.p, generator, x.device)}
 
     def check_joints(self, num_joints: int) -> None:
@@ -300,6 +315,7 @@ class Rotate(Augmentation):
         self.precise = precise
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``matrix (N, 3, 3)`` float64: the rotation matrices (see :func:`rotation_matrices`)."""
         _require_xyz(x, "Rotate")
         n = x.shape[0]
         main = torch.randint(0, 3, (n,), generator=generator, device=x.device)
@@ -337,6 +353,7 @@ class GaussianNoise(Augmentation):
         return torch.promote_types(x.dtype, torch.float64) if self.precise else x.dtype
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``apply_noise (N,)`` bool; ``noise (K, C, T, V, M)`` in ``x``'s dtype, one row per true flag."""
         apply_noise = _flag(x.shape[0], self.p, generator, x.device)
         k = int(apply_noise.sum())
         noise = torch.randn((k, *x.shape[1:]), generator=generator, device=x.device, dtype=self._dtype(x))
@@ -368,6 +385,7 @@ class GaussianBlur(Augmentation):
         self.normalize = normalize
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``sigma (N,)`` float64, the kernel widths; ``blur (N,)`` bool, which samples are blurred."""
         n = x.shape[0]
         sigma = _uniform(n, *self.sigma, generator, x.device)
         return {"sigma": sigma, "blur": _flag(n, self.p, generator, x.device)}
@@ -424,6 +442,7 @@ class AxisMask(Augmentation):
         self.p = p
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``mask (N,)`` bool, which samples are masked; ``axis (N,)`` int64 in ``[0, C)``, the axis zeroed."""
         n = x.shape[0]
         mask = _flag(n, self.p, generator, x.device)
         axis = torch.randint(0, x.shape[1], (n,), generator=generator, device=x.device)
@@ -465,6 +484,7 @@ class JointNoise(Augmentation):
         self.precise = precise
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``joint (N,)`` int64, the joint replaced; ``u (N, T, M, C)`` float64 in ``[0, 1)``, its draws."""
         n, c, t, _, m = x.shape
         joint = torch.randint(0, x.shape[3], (n,), generator=generator, device=x.device)
         u = torch.rand((n, t, m, c), generator=generator, device=x.device, dtype=torch.float64)

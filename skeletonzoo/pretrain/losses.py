@@ -38,7 +38,7 @@ def queue_similarity(q: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``[q.k, q.queue] / T``: ``(N, 1 + K)``."""
+    """``[q.k, q.queue] / T``: ``q, k (N, D)``, ``queue (D, K)`` -> logits ``(N, 1 + K)``, positive in column 0."""
     q, k = _full_precision(q), _full_precision(k)
     positive = (q * k).sum(dim=1, keepdim=True)
     negative = queue_similarity(q, queue)
@@ -46,15 +46,16 @@ def contrastive_logits(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, te
 
 
 def info_nce(logits: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy with the positive in column 0 (mean over the batch)."""
+    """Cross-entropy of ``logits (N, 1 + K)`` with the positive in column 0: a scalar, the batch mean."""
     labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
     return F.cross_entropy(logits, labels)
 
 
 def distribution_divergence(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """AimCLR's distributional divergence minimisation: ``mean_n(-sum_j target * log p)``.
+    """AimCLR's distributional divergence minimisation: ``mean_n(-sum_j target * log p)``, a scalar.
 
-    ``p = softmax(logits)``; ``target`` is the normal view's (detached) distribution.
+    ``p = softmax(logits)`` with ``logits (N, 1 + K)`` of an extreme view; ``target (N, 1 + K)``
+    is the normal view's (detached) distribution, rows summing to 1.
 
     # PARITY: the original takes ``log`` of the softmax, not ``log_softmax``; a probability
     # that underflows to 0 then gives -inf (0 * -inf = nan) where log_softmax would not.
@@ -63,11 +64,15 @@ def distribution_divergence(logits: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def top_k_mask(similarity: torch.Tensor, k: int) -> torch.Tensor:
-    """One-hot ``(N, K)`` float mask of each row's ``k`` largest entries."""
+    """``similarity (N, K)`` -> mask of its shape and dtype: 1 at each row's ``k`` largest entries, else 0."""
     _, index = similarity.topk(k, dim=1)
     return torch.zeros_like(similarity).scatter_(1, index, 1.0)
 
 
 def mined_info_nce(logits: torch.Tensor, positive_mask: torch.Tensor) -> torch.Tensor:
-    """InfoNCE with several positives: ``mean_n(-sum_j mask * log_softmax / sum_j mask)``."""
+    """InfoNCE with several positives: ``mean_n(-sum_j mask * log_softmax / sum_j mask)``, a scalar.
+
+    ``logits (N, L)`` (``L = 1 + K``, or ``1 + 2K`` with CrosScale's context block);
+    ``positive_mask (N, L)`` float, 1 at the positives (column 0 and the mined entries), else 0.
+    """
     return (-(F.log_softmax(logits, dim=1) * positive_mask).sum(dim=1) / positive_mask.sum(dim=1)).mean()

@@ -83,7 +83,18 @@ class AimCLR(SingleBranchMethod):
         return [normalized_projection(enc.head, p) for p in (plain, dropped)]
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
-        """``views = (im_q_extreme, im_q, im_k)``."""
+        """InfoNCE (nearest-neighbour mined when ``mining``) plus the mean of one DDM term per strong projection.
+
+        Args:
+            views: ``(im_e, im_q, im_k)``: the extreme view, then two normal views, each ``(N, C, T, V, M)``.
+            mining: Use the mined positives (from the mining epoch on).
+
+        Returns:
+            ``terms``: ``infonce`` (``nnm`` when mining) and ``ddm_0`` .. ``ddm_{S-1}``, one per strong
+            projection (``S = 2`` for AimCLR: plain and dropped; 3 for MsMCLR: joint, part, body).
+            ``extras``, each ``(N, 1 + K)``: ``logits``; ``labels_ddm``, their softmax (the DDM target);
+            ``strong_softmax_i``, the softmax of strong projection ``i``'s logits; when mining ``pos_mask``.
+        """
         im_e, im_q, im_k = views
         t = self.config.temperature
         q = self.encoder_q(im_q)

@@ -86,7 +86,14 @@ class MethodConfig(LaterFieldsModel):
 
 @dataclass
 class MethodOutput:
-    """One step's loss, its named terms (for logging) and tensors the parity tests read."""
+    """One step's loss, its named terms (for logging) and tensors the parity tests read.
+
+    Attributes:
+        loss: Scalar to back-propagate, made of the terms.
+        terms: Term name -> its detached scalar value, logged per step.
+        extras: Name -> tensor without gradient, e.g. ``logits (N, 1 + K)``; each method's
+            ``forward`` lists its keys.
+    """
 
     loss: torch.Tensor
     terms: dict[str, torch.Tensor]
@@ -219,6 +226,15 @@ class ContrastiveMethod(nn.Module):
         return {name: "identity" for name in self.query_components()}
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
+        """One training step: the loss; also momentum-updates the key side and enqueues its keys.
+
+        Args:
+            views: The augmented views, in the order of the class's ``views``, each ``(N, C, T, V, M)``.
+            mining: Whether the epoch is in the mining / cross phase (:meth:`is_mining`).
+
+        Returns:
+            :class:`MethodOutput`: the scalar ``loss``, its ``terms`` and the ``extras``.
+        """
         raise NotImplementedError
 
     def is_mining(self, epoch: int) -> bool:

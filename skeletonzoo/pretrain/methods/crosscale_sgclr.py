@@ -123,7 +123,19 @@ class CrosScaleSGCLR(ContrastiveMethod):
         return [(self.encoder_q_second, self.encoder_k_second)]
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
-        """``views = (im_q, im_k)``; the second branch derives its own input from them."""
+        """Two InfoNCE losses, with cross-branch mined positives when ``mining``.
+
+        Args:
+            views: ``(im_q, im_k)``, two normal views, each ``(N, C, T, V, M)`` (``V = 25`` for
+                CrosScale); the second branch derives its own input from them.
+            mining: The cross phase (from the cross epoch on).
+
+        Returns:
+            ``terms``: ``joint`` and the second branch's (``scale`` or ``motion``). ``extras``:
+            ``logits`` and ``logits_scale`` (the second branch's, so named for CrosView too), each
+            ``(N, 1 + K)``, or ``(N, 1 + 2K)`` in the cross phase with ``context``; in the cross phase
+            also ``pos_mask`` and ``pos_mask_scale`` of the same shapes.
+        """
         im_q, im_k = views
         t = self.config.temperature
         q = self.encoder_q(im_q)

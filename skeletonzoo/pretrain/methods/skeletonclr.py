@@ -48,7 +48,15 @@ class SkeletonCLR(SingleBranchMethod):
         """SkeletonCLR keeps the full graph; SGCLR overrides this."""
 
     def forward(self, views: Sequence[torch.Tensor], mining: bool = False) -> MethodOutput:
-        """``views = (im_q, im_k)``."""
+        """InfoNCE of the query view against its key and the queue.
+
+        Args:
+            views: ``(im_q, im_k)``, two normal views, each ``(N, C, T, V, M)``.
+            mining: Ignored.
+
+        Returns:
+            ``terms``: ``infonce``; ``extras``: ``logits (N, 1 + K)``.
+        """
         im_q, im_k = views
         q = self.encoder_q(im_q)
         with torch.no_grad():
