@@ -76,7 +76,7 @@ def class_balanced_subset(labels: np.ndarray | torch.Tensor, fraction: float, se
     chosen = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
-        count = max(1, round(fraction * len(members)))
+        count = max(1, round(fraction * len(members)))  # PARITY: Python's half-to-even round, as Feeder_semi
         order = torch.randperm(len(members), generator=generator)[:count].numpy()
         chosen.append(members[order])
     return np.sort(np.concatenate(chosen)).astype(np.int64)
