@@ -43,6 +43,7 @@ __all__ = [
     "CACHE_ENV",
     "BUNDLED_ROOT",
     "cache_root",
+    "existing_cache_root",
     "is_offline",
     "verify_file",
     "resolve_weights",
@@ -365,9 +366,15 @@ def _published(manifest: Manifest) -> list[tuple[str, PublishedWeights]]:
     return [(name, w) for name, record in manifest.models.items() for w in record.weights]
 
 
-def _existing_cache(cache_dir: str | Path | None) -> Path:
-    """:func:`cache_root`, refused when it is a file: listing or clearing it would report an
-    empty cache. (Loading bundled weights never reads the cache, so only these calls check.)"""
+def existing_cache_root(cache_dir: str | Path | None = None) -> Path:
+    """:func:`cache_root`, checked before the cache is listed, verified or cleared.
+
+    It need not exist (an empty cache). Loading bundled weights never reads the cache, so only
+    the cache commands check.
+
+    Raises:
+        ValueError: the cache root is a file (listing or clearing it would report an empty cache).
+    """
     root = cache_root(cache_dir)
     if root.exists() and not root.is_dir():
         source = "--cache-dir / cache_dir" if cache_dir is not None else f"${CACHE_ENV} or $HF_HOME"
@@ -386,7 +393,7 @@ def list_cache(cache_dir: str | Path | None = None, manifest: Manifest | None = 
 
         manifest = current_manifest()
     published = _published(manifest)
-    root = _existing_cache(cache_dir)
+    root = existing_cache_root(cache_dir)
     found: list[CachedFile] = []
     mirrors = root / "mirrors"
     if mirrors.is_dir():
@@ -474,7 +481,7 @@ def clear_cache(cache_dir: str | Path | None = None, manifest: Manifest | None =
         from .manifest import current_manifest
 
         manifest = current_manifest()
-    root = _existing_cache(cache_dir)
+    root = existing_cache_root(cache_dir)
     freed = 0
     for folder in _ours_in_cache(root, manifest):
         freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

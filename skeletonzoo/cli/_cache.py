@@ -17,9 +17,9 @@ def _size(n: int) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..hub import _existing_cache, clear_cache, list_cache, verify_cache
+    from ..hub import clear_cache, existing_cache_root, list_cache, verify_cache
 
-    root = _existing_cache(args.cache_dir)
+    root = existing_cache_root(args.cache_dir)
     if args.action == "clear":
         freed = clear_cache(args.cache_dir)
         print(f"cleared skeletonzoo's downloads from {root}: {_size(freed)} freed")
