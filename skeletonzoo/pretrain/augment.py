@@ -20,7 +20,7 @@ reproduce them (``# PARITY:``) while a ``corrected`` option gives the intended b
 * the joint noise touches only the first 50 frames and 2 persons, hard-coded (the same as all
   of them for the training clips; ``JointNoise(None, None)`` touches every one).
 
-Shear, rotation and joint noise compute in float64 by default, as the original's NumPy does
+Shear, rotation, Gaussian noise and joint noise compute in float64 by default, as the original's NumPy does
 (``precise``); the training views (:mod:`skeletonzoo.pretrain.views`) compute in the batch's
 dtype, float32, for speed.
 
@@ -353,7 +353,8 @@ class GaussianNoise(Augmentation):
         return torch.promote_types(x.dtype, torch.float64) if self.precise else x.dtype
 
     def sample(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """``apply_noise (N,)`` bool; ``noise (K, C, T, V, M)`` in ``x``'s dtype, one row per true flag."""
+        """``apply_noise (N,)`` bool; ``noise (K, C, T, V, M)``, one row per true flag, float64 (``precise``)
+        or ``x``'s dtype."""
         apply_noise = _flag(x.shape[0], self.p, generator, x.device)
         k = int(apply_noise.sum())
         noise = torch.randn((k, *x.shape[1:]), generator=generator, device=x.device, dtype=self._dtype(x))
