@@ -84,6 +84,13 @@ def as_samples(data: Any) -> Samples:
             f"embed takes the clips themselves (an array, a tensor or a list of samples), not a file name ({data!r}); "
             "load the file first, e.g. np.load(path), or use `skeletonzoo embed MODEL FILE.npy|.npz -o OUT.npy`"
         )
+    if isinstance(data, (list, tuple)) and data and not any(isinstance(c, (np.ndarray, torch.Tensor)) for c in data):
+        try:  # nested lists: one (C, T, V, M) sample is not a list of samples
+            whole = np.asarray(data, dtype=np.float32)
+        except (ValueError, TypeError):  # ragged: clips of different lengths
+            whole = None
+        if whole is not None and whole.ndim == 4:
+            return as_samples(whole)
     if isinstance(data, (list, tuple)):
         clips = [numeric(c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32),
                           f"sample {i}") for i, c in enumerate(data)]  # fmt: skip

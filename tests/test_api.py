@@ -381,6 +381,18 @@ def test_embed_warns_when_a_clip_given_alone_ends_in_zero_frames(bundled):
     np.testing.assert_allclose(trimmed, from_batch, rtol=0, atol=1e-5)
 
 
+def test_embed_takes_nested_lists_as_arrays(bundled):
+    """Nested Python lists read as the array they spell: one (C, T, V, M) sample is one sample (not
+    C samples), a batch a batch, and clips of different lengths a list of clips."""
+    model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False).eval()
+    x = np.random.default_rng(4).random((2, 3, 20, 20, 1)).astype(np.float32) + 0.5
+    expected = skeletonzoo.embed(model, x)
+    np.testing.assert_array_equal(skeletonzoo.embed(model, x[1].tolist()), expected[[1]])
+    np.testing.assert_array_equal(skeletonzoo.embed(model, x.tolist()), expected)
+    ragged = [x[0].tolist(), x[1][:, :12].tolist()]
+    np.testing.assert_array_equal(skeletonzoo.embed(model, ragged), skeletonzoo.embed(model, [x[0], x[1][:, :12]]))
+
+
 def test_embed_warns_when_the_input_looks_already_normalised(bundled):
     model = skeletonzoo.load("msmclr-nwucla-xview", pretrained=False)
     raw = np.random.default_rng(1).random((2, 3, 30, 20, 1)).astype(np.float32) + 0.5  # NW-UCLA clips
