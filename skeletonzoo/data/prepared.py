@@ -172,7 +172,10 @@ def _copies_record(root: Path, names: dict[str, list[str]]) -> dict[str, dict[st
     'train' split); warns when a split holds copies."""
     if "train" not in names:
         return None
-    load = lambda split: np.load(root / _split_files(split)["position"], mmap_mode="r")  # noqa: E731
+
+    def load(split: str) -> np.ndarray:
+        return np.load(root / _split_files(split)["position"], mmap_mode="r")
+
     train = load("train")
     record: dict[str, dict[str, str]] = {}
     for split in sorted(set(names) - {"train"}):
