@@ -379,9 +379,10 @@ def _trainer_entry(checkpoint: Path, sha256: str, size: int) -> dict[str, Any]:
         raise ManifestError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
     if not isinstance(entry, dict):
         raise ManifestError(f"{path} is not a JSON object")
-    if (entry.get("sha256"), entry.get("size")) not in ((sha256, size), (None, None)):
+    recorded = entry.get("size_bytes", entry.get("size"))  # "size": exports before the schema's field names
+    if (entry.get("sha256"), recorded) not in ((sha256, size), (None, None)):
         raise CheckpointError(
-            f"{path} describes another file (sha256 {entry.get('sha256')}, {entry.get('size')} bytes) than "
+            f"{path} describes another file (sha256 {entry.get('sha256')}, {recorded} bytes) than "
             f"{checkpoint} (sha256 {sha256}, {size} bytes); re-export the run or pass training= and licence="
         )
     return entry

@@ -477,9 +477,15 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="no published weights with sha256"):
         record_metrics(name, [later], sha256="f" * 64, manifest=manifest_file, package_dir=tmp_path / "pkg")
 
-    # an entry that describes another file is refused
-    exported["sha256"] = "0" * 64
+    # an entry that describes another file is refused, in the schema's field names or an older export's
+    exported["size_bytes"] += 1
     result.manifest_entry.write_text(json.dumps(exported))
+    with pytest.raises(CheckpointError, match=r"describes another file \(sha256 \w+, \d+ bytes\)"):
+        publish(name, result.weights, manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg2")
+    older = {("size" if k == "size_bytes" else k): v for k, v in exported.items()}
+    older["size"] -= 1
+    older["sha256"] = "0" * 64
+    result.manifest_entry.write_text(json.dumps(older))
     with pytest.raises(CheckpointError, match="describes another file"):
         publish(name, result.weights, manifest=_copy_manifest(tmp_path), package_dir=tmp_path / "pkg2")
 

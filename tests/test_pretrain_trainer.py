@@ -69,7 +69,7 @@ def test_run_logs_checkpoints_and_exports(tmp_path, data, capsys):
     import hashlib
 
     assert entry["sha256"] == hashlib.sha256(result.weights.read_bytes()).hexdigest()
-    assert entry["size"] == result.weights.stat().st_size
+    assert entry["size_bytes"] == result.weights.stat().st_size and entry["filename"] == result.weights.name
     assert entry["training"]["data"]["fingerprint"] == prov["data"]["fingerprint"]
     # the exported joint encoder is the trained query encoder
     state = _state(result.checkpoint)

@@ -814,9 +814,9 @@ class Trainer:
         )  # fmt: skip
         entry = {
             "name": recipe.name,
-            "file": weights.name,
+            "filename": weights.name,  # the manifest's PublishedWeights field names
             "sha256": sha256_file(weights),
-            "size": weights.stat().st_size,
+            "size_bytes": weights.stat().st_size,
             "licence": recipe.licence,
             # the manifest's TrainingProvenance: what the zoo records (the rest stays in the file)
             "training": {k: v for k, v in provenance.items()
@@ -860,7 +860,7 @@ def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]
         "",
         "## Weights",
         "",
-        f"{card_file_line(entry['file'])}, {entry['size']} bytes, sha256 `{entry['sha256']}`",
+        f"{card_file_line(entry['filename'])}, {entry['size_bytes']} bytes, sha256 `{entry['sha256']}`",
         f"- Licence: {recipe.licence}",
     ]
     if recipe.paper:
