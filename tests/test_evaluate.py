@@ -393,6 +393,12 @@ def test_semi_supervised_finetune_trains_on_the_subset_with_full_length_epochs()
     again = semi_supervised_finetune(encoder, x_train, y_train, x_test, y_test, 0.1, recipe=recipe, seed=0)
     assert torch.equal(again.classifier.fc.weight, tuned.classifier.fc.weight)  # seeded end to end
     assert all(torch.equal(a, b) for a, b in zip(again.encoder.parameters(), tuned.encoder.parameters()))
+    # the same fine-tuning run directly on the subset's clips and labels, paired
+    subset = class_balanced_subset(y_train, 0.1, seed=0)
+    direct = finetune(encoder, x_train[subset], y_train[subset], x_test, y_test, recipe=recipe, seed=0)
+    assert direct.result.history == r.history
+    assert torch.equal(direct.classifier.fc.weight, tuned.classifier.fc.weight)
+    assert all(torch.equal(a, b) for a, b in zip(direct.encoder.parameters(), tuned.encoder.parameters()))
 
 
 def test_finetune_recipe_changes_are_validated():
