@@ -61,9 +61,10 @@ def test_loss_on_a_fixed_batch_decreases(name, fields, mining):
 
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_bf16_blocks_keep_losses_float32_and_close(name):
-    """``compute_dtype=bfloat16`` (recipe ``amp: bf16``): same loss to bf16 accuracy, float32 terms,
-    finite gradients."""
+    """``compute_dtype=bfloat16`` (recipe ``amp: bf16``): the ST-GCN blocks compute in bfloat16, the
+    loss differs from float32's only to bf16 accuracy, float32 terms, finite gradients."""
     from skeletonzoo.models import SkeletonEncoder
+    from skeletonzoo.models.stgcn import STGCNBlock
 
     cfg = MethodConfig(encoder=EncoderConfig(hidden_channels=4, hidden_dim=16, dropout=0.0), feature_dim=8,
                        queue_size=16)  # fmt: skip
@@ -72,11 +73,18 @@ def test_bf16_blocks_keep_losses_float32_and_close(name):
         method = randomize_(METHODS[name](cfg, torch.Generator().manual_seed(0)), seed=2).eval()
         for module in method.modules():
             if isinstance(module, SkeletonEncoder):
-                module.compute_dtype = dtype
+                module.compute_dtype = dtype  # as the trainer does for amp: bf16
+        seen: set[torch.dtype] = set()  # the dtypes the blocks' graph convolutions and outputs came in
+        for module in method.modules():
+            if isinstance(module, STGCNBlock):
+                for part in (module, module.gcn.conv):
+                    part.register_forward_hook(lambda _m, _i, out, seen=seen: seen.add(out.dtype))
         out = method(_views(method.views), mining=True)
+        assert seen == {dtype or torch.float32}, seen
         assert out.loss.dtype == torch.float32
         assert all(v.dtype == torch.float32 for v in out.extras.values() if v.is_floating_point())
         out.loss.backward()
         assert all(torch.isfinite(p.grad).all() for p in method.parameters() if p.grad is not None)
         losses[dtype] = float(out.loss.detach())
     assert losses[torch.bfloat16] == pytest.approx(losses[None], rel=0.02)
+    assert losses[torch.bfloat16] != losses[None]  # bf16 rounding did reach the loss
