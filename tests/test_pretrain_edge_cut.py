@@ -11,10 +11,11 @@ from skeletonzoo.pretrain.methods import METHODS, MethodConfig
 from skeletonzoo.skeleton.graph import build_adjacency
 
 
-def _method(name: str, **config):
+def _method(name: str, seed: int = 3, **config):
+    """``seed`` seeds the construction generator, which draws the original's once-per-run cut."""
     cfg = MethodConfig(encoder=EncoderConfig(hidden_channels=4, hidden_dim=16), feature_dim=8, queue_size=16,
                        max_edge_cuts=6, **config)  # fmt: skip
-    method = METHODS[name](cfg, torch.Generator().manual_seed(3))
+    method = METHODS[name](cfg, torch.Generator().manual_seed(seed))
     method.generator = torch.Generator().manual_seed(4)
     return method
 
@@ -50,16 +51,17 @@ def _check_graph(encoder, symmetric: bool) -> tuple[tuple[int, int], ...]:  # ty
     return removed
 
 
-@pytest.mark.parametrize("seed", [3, 5, 11])
 @pytest.mark.parametrize("name", ["sgclr", "crosscale-sgclr"])
-def test_original_cut_is_drawn_once(name, seed):
-    method = _method(name)
-    method.generator = torch.Generator().manual_seed(seed)
+def test_original_cut_is_drawn_once(name):
+    # construction seed 0 cuts every key graph: sgclr's and crosscale's joint graph (13, 12), and
+    # crosscale's part graph (2, 3), (0, 6) (seeds 1-5 leave one of the three uncut)
+    method = _method(name, seed=0)
     before = _key_graphs(method)
-    for graphs in _steps(method):
+    cuts = [_check_graph(encoder, symmetric=False) for encoder in _key_encoders(method)]
+    assert all(cuts), cuts
+    for graphs in _steps(method, n=3):
         assert all(torch.equal(a, b) for a, b in zip(before, graphs))
-    for encoder in _key_encoders(method):
-        _check_graph(encoder, symmetric=False)
+    assert [_check_graph(encoder, symmetric=False) for encoder in _key_encoders(method)] == cuts
 
 
 def test_the_original_cuts_are_drawn_and_one_directional():
