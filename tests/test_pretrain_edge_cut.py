@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from pretrain_helpers import stop_after_steps, tiny_prepared, tiny_recipe
 
 from skeletonzoo.models import EncoderConfig
 from skeletonzoo.pretrain.methods import METHODS, MethodConfig
@@ -87,3 +90,37 @@ def test_corrected_cut_is_redrawn_every_step_and_is_a_real_cut(name):
         _check_graph(encoder, symmetric=True)
     # the query graph is never cut
     assert torch.equal(method.encoder_q.backbone.A, torch.tensor(build_adjacency("ntu25"), dtype=torch.float32))
+
+
+def test_cuts_redrawn_every_step_are_the_uninterrupted_runs_after_a_resume(tmp_path: Path, monkeypatch):
+    """``edge_cut_every_step`` through the trainer: the method generator draws a new cut step after
+    step, and a resume restores it (the checkpoint's "method" RNG state), so the resumed run cuts
+    as the uninterrupted one does."""
+    from skeletonzoo.pretrain.recipe import load_recipe
+    from skeletonzoo.pretrain.trainer import Trainer, TrainingInterrupted
+
+    data = tiny_prepared(tmp_path / "data")
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "sgclr", epochs=2, **{
+        "model.edge_cut_every_step": True, "model.max_edge_cuts": 6, "optimizer.lr_steps": []}))  # fmt: skip
+    cuts: list[tuple[tuple[int, int], ...]] = []  # the key graph's cut in each step
+    original_step = Trainer.step
+
+    def step(self, index, epoch):  # type: ignore[no-untyped-def]
+        values = original_step(self, index, epoch)
+        cuts.append(self.method.encoder_k.backbone.config.removed_edges)
+        return values
+
+    monkeypatch.setattr(Trainer, "step", step)
+    Trainer(recipe, data, tmp_path / "straight", progress=False).run()
+    straight = list(cuts)
+    assert len(straight) == 6 and len(set(straight)) > 2, straight  # 24 clips / batch 8 x 2 epochs; new cuts
+    cuts.clear()
+    stop_after_steps(monkeypatch, 4)  # epoch 2, step 1 of 3
+    with pytest.raises(TrainingInterrupted):
+        Trainer(recipe, data, tmp_path / "resumed", progress=False).run()
+    monkeypatch.setattr(Trainer, "step", step)
+    Trainer(recipe, data, tmp_path / "resumed", resume=True, progress=False).run()
+    assert cuts == straight
+    a, b = (torch.load(tmp_path / f"{run}/checkpoints/last.pt", weights_only=True)["model"]
+            for run in ("straight", "resumed"))  # fmt: skip
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
