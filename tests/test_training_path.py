@@ -9,7 +9,12 @@ formats, and autocast.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -239,9 +244,40 @@ def test_bf16_train_mode_step_runs_channels_last():
 
 
 # -- allocator ---------------------------------------------------------------------------------
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
-def test_retain_freed_memory_takes_effect_on_glibc():
-    from skeletonzoo._malloc import retain_freed_memory
+_RSS_AFTER_FREE = """
+import json, os, torch
+from skeletonzoo._malloc import retain_freed_memory
 
-    assert retain_freed_memory() is True
-    torch.randn(4_000_000).relu()  # large allocations still work afterwards
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+def held_and_kept():  # resident bytes a 64 MiB tensor adds, and those left once it is freed
+    base = rss()
+    x = torch.ones(16 << 20)  # every page written; above glibc's 32 MiB ceiling of the mmap threshold
+    held = rss() - base
+    del x
+    return held, rss() - base
+
+default = held_and_kept()
+assert retain_freed_memory() is True
+retained = held_and_kept()
+torch.randn(4_000_000).relu()  # large allocations still work afterwards
+print(json.dumps({"default": default, "retained": retained}))
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                    reason="mallopt and /proc/self/statm: Linux with glibc only")  # fmt: skip
+def test_retain_freed_memory_takes_effect_on_glibc():
+    """In a fresh process (the setting is process-wide and would outlive this test): glibc gives a
+    freed 64 MiB tensor back to the system by default, and keeps it resident once asked."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", _RSS_AFTER_FREE], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    rss = json.loads(run.stdout.splitlines()[-1])
+    mib = 1 << 20
+    assert all(held >= 60 * mib for held, _ in rss.values()), rss  # the tensor's pages were resident
+    assert rss["default"][1] <= 8 * mib, rss  # unmapped on free
+    assert rss["retained"][1] >= 60 * mib, rss  # kept for reuse
