@@ -414,6 +414,8 @@ def test_pkummd_jobs_cut_clips_to_300_frames(tmp_path):
     assert clip.shape == (3, 300, 25, 2)
     # label frames are 1-based: the clip starts at frame 10, row 9 of the file
     np.testing.assert_allclose(clip[:, 0], rows[9].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)
+    # cut, not resampled: the last kept frame is the clip's 300th, frame 309 (row 308)
+    np.testing.assert_allclose(clip[:, 299], rows[308].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)
     (one,) = load_job(Job("pku", str(tmp_path / "v.txt"), ((400, 400),), "l.txt", (1,)))  # a one-frame action
     np.testing.assert_allclose(one[:, 0], rows[399].reshape(2, 25, 3).transpose(2, 1, 0), rtol=1e-6)
     assert one.shape[1] == 1
