@@ -327,7 +327,8 @@ def test_revision_selects_among_published_weights(tmp_path, bundled):
     with pytest.raises(TypeError, match="revision is a string"):
         skeletonzoo.load(name, revision=1)  # type: ignore[arg-type]
     # v1's bytes are no longer bundled (v2 is) and it has no reachable source: verified or nothing
-    with pytest.raises(skeletonzoo.SkeletonZooError):
+    with pytest.raises(skeletonzoo.OfflineError, match=rf"has sha256 {v2.sha256}, the manifest says {v1.sha256}; "
+                       r".*and offline mode is on \(HF_HUB_OFFLINE=1 or local_files_only=True\)"):  # fmt: skip
         skeletonzoo.load(name, revision=v1.sha256[:12], local_files_only=True)
     assert skeletonzoo.load(name, revision=v2.sources.huggingface.revision[:8]).published == v2
 
