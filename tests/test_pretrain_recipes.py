@@ -63,6 +63,9 @@ def test_overrides_are_typed_and_dotted():
 
 
 def test_errors_name_the_field(tmp_path):
+    from skeletonzoo.exceptions import SkeletonZooError
+
+    assert issubclass(RecipeError, SkeletonZooError) and issubclass(RecipeError, ValueError)
     with pytest.raises(RecipeError, match=r"--set optimizer.lrr=0.1: unknown field; did you mean 'lr'\?"):
         load_recipe("msmclr-nwucla-xview", ["optimizer.lrr=0.1"])
     with pytest.raises(RecipeError, match="unknown field; did you mean 'hidden_channels' or 'in_channels'"):

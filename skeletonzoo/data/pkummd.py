@@ -96,9 +96,12 @@ def read_pku_labels(path: str | Path, num_classes: int = PKU_NUM_CLASSES) -> lis
         if not line.strip():
             continue
         fields = [f.strip() for f in re.split(r"[,\s]+", line.strip()) if f.strip()]
-        try:
-            numbers = [int(float(f)) for f in fields]
+        try:  # integers, also written as "12.0"; "12.7" is no frame number or action id
+            values = [float(f) for f in fields]
+            numbers = [int(v) for v in values if v.is_integer()]
         except ValueError:
+            values, numbers = [], []
+        if len(numbers) != len(values):
             numbers = []
         if len(numbers) not in (3, 4):
             raise DataFormatError(f"{path}, line {k}: expected 'action_id, start_frame, end_frame, confidence', "

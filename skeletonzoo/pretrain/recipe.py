@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .._later_fields import LaterFieldsModel
 from ..data.streams import Stream
+from ..exceptions import SkeletonZooError
 from .methods import METHODS, MethodConfig
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class RecipeError(ValueError):
+class RecipeError(SkeletonZooError, ValueError):
     """A recipe file is missing, malformed or invalid (the message names the field)."""
 
 
