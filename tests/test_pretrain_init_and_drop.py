@@ -24,6 +24,28 @@ def _config(**fields: object) -> MethodConfig:
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
+def test_momentum_update_is_m_old_plus_1_minus_m_new_and_leaves_buffers(name):
+    """Closed form: every key parameter becomes ``m * old + (1 - m) * query``, paired by name
+    across each branch; the key side's BatchNorm running statistics do not move."""
+    method = METHODS[name](_config(momentum=0.9), torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in method.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    for query, key in method.branch_pairs():
+        old = {n: p.detach().double().clone() for n, p in key.named_parameters()}
+        buffers = {n: b.clone() for n, b in key.named_buffers()}
+        method.momentum_update([(query, key)])
+        new = dict(query.named_parameters())
+        assert old and set(old) == set(new)
+        for n, p in key.named_parameters():
+            expected = 0.9 * old[n] + 0.1 * new[n].detach().double()
+            torch.testing.assert_close(p.detach().double(), expected, rtol=0, atol=1e-6, msg=n)
+            assert not torch.equal(p.detach().double(), old[n]), n
+        assert buffers and all(torch.equal(b, buffers[n]) for n, b in key.named_buffers())
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
 def test_key_init_copy_starts_every_key_branch_equal_to_its_query(name):
     copied = METHODS[name](_config(key_init="copy"), torch.Generator().manual_seed(0))
     independent = METHODS[name](_config(), torch.Generator().manual_seed(0))
