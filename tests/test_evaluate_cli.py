@@ -258,7 +258,7 @@ def test_random_init_floor_is_seeded(capsys, tmp_path, data_dir):
 def test_random_init_takes_an_unpublished_names_architecture(monkeypatch):
     """--random-init with a zoo name needs its architecture, not its weights: a name whose weights
     are not published (every NTU entry) works, offline, and gives that architecture at the seed."""
-    from skeletonzoo.pretrain.moco import reference_init_
+    from skeletonzoo.models import reference_init_
     from skeletonzoo.registry import get_spec
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -144,7 +144,7 @@ def load_eval_model(
                 torch.manual_seed(seed)
             encoder = SkeletonEncoder(config)
         if init == "reference":
-            from ..pretrain.moco import reference_init_
+            from ..models.init import reference_init_
 
             reference_init_(encoder, torch.Generator().manual_seed(seed))
         model_stream = stream or model_stream

@@ -2,6 +2,7 @@
 
 from .config import EncoderConfig
 from .heads import LinearClassifier, ProjectionHead, ScaleProjectionHead
+from .init import reference_init_
 from .msm_attention import MotionAttention, MultiScaleMotionBranch
 from .stgcn import SkeletonEncoder, STGCNBlock
 
@@ -14,4 +15,5 @@ __all__ = [
     "LinearClassifier",
     "MotionAttention",
     "MultiScaleMotionBranch",
+    "reference_init_",
 ]

@@ -1,4 +1,7 @@
-"""MoCo machinery shared by every method: the key queue, the momentum update, the init.
+"""MoCo machinery shared by every method: the key queue and the momentum update.
+
+(The original's weight init, ``reference_init_``, lives in :mod:`skeletonzoo.models.init`,
+shared with evaluation's random-init floor; it is re-exported here.)
 
 He et al., "Momentum Contrast for Unsupervised Visual Representation Learning", CVPR 2020,
 as SkeletonCLR/AimCLR/MsMCLR/CrosSCLR/CrosScale-SGCLR use it on skeletons.
@@ -12,6 +15,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+from ..models.init import reference_init_
 
 __all__ = ["KeyQueue", "momentum_update_", "reference_init_", "gather_keys"]
 
@@ -71,24 +76,6 @@ def momentum_update_(
             raise ValueError(f"momentum update pairs shapes {tuple(k.shape)} and {tuple(q.shape)}")
     torch._foreach_mul_(keys, momentum)
     torch._foreach_add_(keys, queries, alpha=1.0 - momentum)
-
-
-@torch.no_grad()
-def reference_init_(module: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
-    """The original processors' ``weights_init``, applied after construction.
-
-    Conv and Linear weights ``~ N(0, 0.02)`` with zero bias; BatchNorm weight ``~ N(1, 0.02)``
-    with zero bias; edge importances are left at 1.
-    """
-    for m in module.modules():
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
-            m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * 0.02)
-            if m.bias is not None:
-                m.bias.zero_()
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
-            m.weight.copy_(1.0 + torch.randn(m.weight.shape, generator=generator) * 0.02)
-            m.bias.zero_()
-    return module
 
 
 @torch.no_grad()
