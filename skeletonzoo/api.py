@@ -29,7 +29,7 @@ from torch import nn
 
 from ._inputs import PreparedBatches, as_samples, check_values, warn_if_normalised
 from ._machine import usable_device
-from .checkpoint import load_checkpoint
+from .checkpoint import is_checkpoint_path, load_checkpoint
 from .data.adapters import ADAPTERS, adapt_layout
 from .data.preprocess import Preprocess
 from .exceptions import CheckpointError, WeightsNotPublishedError
@@ -56,13 +56,6 @@ def _layout_of(model: nn.Module) -> Layout:
             f"{type(model).__name__} has no `layout` (a skeletonzoo Layout); load models with skeletonzoo.load"
         )
     return layout
-
-
-def _is_checkpoint_path(name: str | os.PathLike[str]) -> bool:
-    if isinstance(name, os.PathLike):
-        return True
-    # .pt/.pth: a file the user means (an original-code or training checkpoint): say what it is
-    return name.endswith((".safetensors", ".pt", ".pth")) or "/" in name or os.sep in name
 
 
 def _component_module(encoder: SkeletonEncoder, derivation: str) -> tuple[nn.Module, str | None]:
@@ -195,7 +188,7 @@ def load(
     if not isinstance(name, (str, os.PathLike)):
         raise TypeError(f"load() takes a model name or a checkpoint path, got {type(name).__name__} {name!r}")
     device = usable_device(device)
-    if not isinstance(name, str) or _is_checkpoint_path(name):
+    if not isinstance(name, str) or is_checkpoint_path(name):
         if revision is not None:
             raise ValueError(f"{name}: a revision chooses among a zoo name's published weights; a checkpoint file "
                              "is one set of weights: drop the revision (--revision)")  # fmt: skip

@@ -38,9 +38,19 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "read_metadata",
+    "is_checkpoint_path",
 ]
 
 FORMAT: Final = "skeletonzoo.checkpoint/1"
+
+
+def is_checkpoint_path(name: str | os.PathLike[str]) -> bool:
+    """Whether ``load`` / ``skeletonzoo-eval`` / ``skeletonzoo info`` take ``name`` as a file rather
+    than a zoo name: a path object, a name with a directory separator, or a checkpoint suffix."""
+    if isinstance(name, os.PathLike):
+        return True
+    # .pt/.pth: a file the user means (an original-code or training checkpoint): say what it is
+    return name.endswith((".safetensors", ".pt", ".pth")) or "/" in name or os.sep in name
 
 
 class HeadSpec(BaseModel):

@@ -100,10 +100,10 @@ def _describe_file(path: Path) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..api import _is_checkpoint_path
+    from ..checkpoint import is_checkpoint_path
     from ..registry import model_info
 
-    if _is_checkpoint_path(args.name):
+    if is_checkpoint_path(args.name):
         path = Path(args.name)
         if args.json:
             from ..checkpoint import read_metadata

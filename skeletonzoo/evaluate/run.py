@@ -116,11 +116,12 @@ def load_eval_model(
     description = ""
     encoder: SkeletonEncoder | None = None
     if model is not None:
-        from ..api import _is_checkpoint_path, load
+        from ..api import load
+        from ..checkpoint import is_checkpoint_path
 
         # a registry name (``revision``: which of its published entries) or a checkpoint path; a
         # random encoder needs only a name's architecture, so unpublished names work too
-        by_name = not _is_checkpoint_path(model)
+        by_name = not is_checkpoint_path(model)
         loaded = load(model, device=device, revision=revision, pretrained=not (random_init and by_name))
         if not isinstance(loaded, SkeletonEncoder):
             raise CheckpointError(
