@@ -87,8 +87,9 @@ class Metric(_Strict):
         command: The command that reproduces it; required when measured by skeletonzoo.
         source: The publication quoted; required when quoted from a paper.
         machine: What measured it, as ``skeletonzoo-eval`` names it (the CPU with the vector
-            extension torch uses, and the thread count; or the GPU). The trained protocols'
-            numbers reproduce exactly only on the same kind of machine (docs/results.md).
+            extension torch uses, and the thread count; or the GPU); required when measured by
+            skeletonzoo. The trained protocols' numbers reproduce exactly only on the same kind
+            of machine (docs/results.md).
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -105,6 +106,11 @@ class Metric(_Strict):
     def _provenance(self) -> Metric:
         if self.measured_by == "skeletonzoo" and not self.command:
             raise ValueError(f"metric {self.name!r} measured by skeletonzoo needs the `command` that measured it")
+        if self.measured_by == "skeletonzoo" and not self.machine:
+            raise ValueError(
+                f"metric {self.name!r} measured by skeletonzoo needs the `machine` it ran on (skeletonzoo-eval's "
+                "records name it): the trained probes' numbers reproduce only on the same kind"
+            )
         if self.measured_by == "paper" and not self.source:
             raise ValueError(f"metric {self.name!r} quoted from a paper needs its `source`")
         return self

@@ -185,6 +185,9 @@ def test_schema_rejects_typos_and_bad_values(tmp_path):
         load_manifest(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="needs the `command`"):
         Metric(name="knn_top1", value=50, protocol="kNN", measured_by="skeletonzoo", dataset="d", split="s")
+    with pytest.raises(ValueError, match="needs the `machine` it ran on"):
+        Metric(name="knn_top1", value=50, protocol="kNN", measured_by="skeletonzoo", dataset="d", split="s",
+               command="skeletonzoo-eval x")  # fmt: skip
     with pytest.raises(ValueError, match="needs its `source`"):
         Metric(name="knn_top1", value=50, protocol="kNN", measured_by="paper", dataset="d", split="s")
     with pytest.raises(ValueError, match="less than or equal to 100"):
@@ -259,7 +262,8 @@ def test_publish_adds_one_verified_entry(tmp_path, monkeypatch):
     link = tmp_path / "root.json"
     link.symlink_to(manifest_file)
     metric = {"name": "linear_top1_last", "value": 61.2, "protocol": "linear probe, last epoch",
-              "dataset": "nwucla", "split": "xview", "command": "skeletonzoo-eval linear ..."}  # fmt: skip
+              "dataset": "nwucla", "split": "xview", "command": "skeletonzoo-eval linear ...",
+              "machine": "Test CPU (AVX512), 1 torch threads"}  # fmt: skip
     entry = publish(
         name,
         ckpt,
@@ -443,7 +447,7 @@ def test_publish_a_trainer_export_in_one_call(tmp_path, monkeypatch):
     from skeletonzoo.evaluate.results import MetricRecord
 
     metric = MetricRecord(name="knn_top1", value=12.5, protocol="kNN", dataset="nwucla", split="xview",
-                          command="skeletonzoo-eval knn")  # fmt: skip
+                          command="skeletonzoo-eval knn", machine="Test CPU (AVX512), 1 torch threads")  # fmt: skip
     manifest_file = _manifest_without_weights(tmp_path, name)
     entry = publish(name, result.weights, metrics=[metric], manifest=manifest_file, package_dir=tmp_path / "pkg")
     exported = json.loads(result.manifest_entry.read_text())

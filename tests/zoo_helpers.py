@@ -94,6 +94,7 @@ def published(
                 dataset="nwucla",
                 split="xview",
                 command="skeletonzoo-eval linear",
+                machine="Test CPU (AVX512), 1 torch threads",
             ),
         ),
     )
