@@ -132,6 +132,16 @@ def test_prepare_original_refuses_what_the_original_pipeline_did_not_write(tmp_p
         "--as", "ntu60", "--benchmark", "xsub", "--num-classes", "5")  # fmt: skip
     assert "labels span 0..4, but 3 classes take 0..2" in refused(
         "--as", "mine", "--benchmark", "b", "--num-classes", "3")  # fmt: skip
+    assert "'mine' is not a zoo dataset: give its number of classes (--num-classes)" in refused(
+        "--as", "mine", "--benchmark", "b")  # fmt: skip
+    # the library checks the same (the CLI only passes the options on)
+    from skeletonzoo.data.prepare import prepare_original
+
+    with pytest.raises(ValueError, match="--as ntu120 has benchmarks xsub, xset, not 'xview'"):
+        prepare_original(tmp_path / "orig", tmp_path / "out", dataset="ntu120", benchmark="xview")
+    with pytest.raises(ValueError, match="--as pkummd2 has 51 classes; drop --num-classes 50"):
+        prepare_original(tmp_path / "orig", tmp_path / "out", dataset="pkummd2", benchmark="xsub", num_classes=50)
+    assert not (tmp_path / "out" / "meta.json").exists()
     not_ntu = ((2, 3, 50, 20, 1), "the original pipeline's arrays are (N, 3, T, 25, M)")
     other_length = ((2, 3, 64, 25, 2), "T=64, M=2; the original pipeline's *_position.npy has T=50, M=2")
     for shape, message in (not_ntu, other_length):

@@ -72,27 +72,9 @@ def _prepare(args: argparse.Namespace) -> int:
     if args.dataset == "original":
         if len(raw) != 1 or not args.as_dataset or not args.benchmark or len(args.benchmark) != 1:
             raise ValueError("original takes one --raw folder, --as DATASET and one --benchmark")
-        from ..data.pkummd import PKU_BENCHMARKS
-        from ..data.splits import NTU_BENCHMARKS, ntu_class_names
-        from ..registry import DATASETS
-
-        names = ntu_class_names(args.as_dataset) if args.as_dataset in ("ntu60", "ntu120") else ()
-        known = DATASETS.get(args.as_dataset)
-        if known is not None:  # a zoo dataset: its benchmarks (as `prepare` writes them) and classes are known
-            benchmarks = NTU_BENCHMARKS.get(args.as_dataset) or (
-                PKU_BENCHMARKS if args.as_dataset.startswith("pkummd") else tuple(known.splits))
-            if args.benchmark[0] not in benchmarks:
-                raise ValueError(f"--as {args.as_dataset} has benchmarks {', '.join(benchmarks)}, not "
-                                 f"{args.benchmark[0]!r}")  # fmt: skip
-            if args.num_classes is not None and args.num_classes != known.num_classes:
-                raise ValueError(f"--as {args.as_dataset} has {known.num_classes} classes; drop --num-classes "
-                                 f"{args.num_classes}")  # fmt: skip
-        num_classes = known.num_classes if known is not None else args.num_classes
-        if num_classes is None:
-            raise ValueError(f"--num-classes is needed for --as {args.as_dataset}")
         stamp = _stamp(args.out)
         meta = p.prepare_original(raw[0], args.out, dataset=args.as_dataset, benchmark=args.benchmark[0],
-                                  num_classes=num_classes, class_names=names, overwrite=args.overwrite)  # fmt: skip
+                                  num_classes=args.num_classes, overwrite=args.overwrite)  # fmt: skip
         print(_summary(args.out, meta, stamp))
         return 0
     if args.dataset in ("ntu60", "ntu120"):

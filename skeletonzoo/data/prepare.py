@@ -681,21 +681,54 @@ def _check_original_part(part: OriginalPart, preprocess: Preprocess, num_classes
         )
 
 
+def _original_dataset(
+    dataset: str, benchmark: str, num_classes: int | None, class_names: Sequence[str] | None
+) -> tuple[int, Sequence[str]]:
+    """:func:`prepare_original`'s class count and names, checked against a zoo dataset's."""
+    from ..registry import DATASETS as ZOO_DATASETS
+
+    known = ZOO_DATASETS.get(dataset)
+    if class_names is None:
+        class_names = ntu_class_names(dataset) if dataset in ("ntu60", "ntu120") else ()
+    if known is None:
+        if num_classes is None:
+            raise ValueError(f"{dataset!r} is not a zoo dataset: give its number of classes (--num-classes)")
+        return num_classes, class_names
+    # a zoo dataset: its benchmarks (as `prepare` writes them) and classes are known
+    pku = PKU_BENCHMARKS if dataset.startswith("pkummd") else tuple(known.splits)
+    benchmarks = NTU_BENCHMARKS.get(dataset) or pku
+    if benchmark not in benchmarks:
+        raise ValueError(f"--as {dataset} has benchmarks {', '.join(benchmarks)}, not {benchmark!r}")
+    if num_classes is not None and num_classes != known.num_classes:
+        raise ValueError(f"--as {dataset} has {known.num_classes} classes; drop --num-classes {num_classes}")
+    return known.num_classes, class_names
+
+
 def prepare_original(
     raw: str | Path,
     out: str | Path,
     *,
     dataset: str,
     benchmark: str,
-    num_classes: int,
-    class_names: Sequence[str] = (),
+    num_classes: int | None = None,
+    class_names: Sequence[str] | None = None,
     batch_size: int = 1024,
     overwrite: bool = False,
     progress: bool | None = None,
 ) -> PreparedMeta:
     """Convert the original pipeline's ``{train,val}_{position,data}.npy`` + ``_label.pkl`` to a
     prepared directory (``val`` becomes ``test``). ``*_data.npy`` (stage 1) is normalised with
-    :class:`Preprocess`; ``*_position.npy`` (stage 2) is copied as it is."""
+    :class:`Preprocess`; ``*_position.npy`` (stage 2) is copied as it is.
+
+    For a zoo dataset (``ntu60``, ``ntu120``, ``pkummd1``, ``pkummd2``, ``nwucla``) the benchmark
+    must be one ``prepare`` writes for it, and ``num_classes`` (default) and, for NTU, the class
+    names come from the registry; another dataset name needs ``num_classes``.
+
+    Raises:
+        ValueError: a benchmark or class count the zoo dataset does not have, or no
+            ``num_classes`` for another dataset.
+    """
+    num_classes, class_names = _original_dataset(dataset, benchmark, num_classes, class_names)
     raw, out = Path(raw), Path(out)
     parts = {split: open_original(raw, split) for split in ("train", "test")}
     preprocess = Preprocess()
