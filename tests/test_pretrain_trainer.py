@@ -306,6 +306,26 @@ def test_export_only_records_the_epochs_actually_run(tmp_path, data):
         assert torch.equal(value, state[f"encoder_q.backbone.{key}"]), key
 
 
+def test_export_trained_refuses_a_checkpoint_inside_an_epoch_and_out_under_a_file(tmp_path, data):
+    """The library does what --export-only and --out checks do: a mid-epoch checkpoint is not
+    exported (its epoch is unfinished), and an ``out`` that is or lies under a file is refused."""
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3))
+    trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    trainer._started = time.perf_counter()
+    trainer.step(trainer._batches(1)[0], 1)
+    trainer.position.step_in_epoch, trainer.position.global_step = 1, 1
+    trainer.save_checkpoint()
+    resumed = Trainer(recipe, data, tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"last.pt stopped inside an epoch; --resume to finish it first"):
+        resumed.export_trained()
+    assert not (tmp_path / "run" / "r.safetensors").exists()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="a_file is a file; give the folder"):
+        Trainer(recipe, data, tmp_path / "a_file", progress=False)
+    with pytest.raises(ValueError, match="a_file is a file, so the run's folder cannot be made there"):
+        Trainer(recipe, data, tmp_path / "a_file" / "run", progress=False)
+
+
 def test_provenance_records_the_code_at_start_and_every_resumed_segment(tmp_path, data, monkeypatch):
     import skeletonzoo.pretrain.trainer as trainer_module
 

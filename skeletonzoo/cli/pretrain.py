@@ -112,12 +112,6 @@ def _main(argv: Sequence[str] | None) -> int:
                              "export records and whose fingerprint must match the checkpoint's")  # fmt: skip
             parser.error("--data PREPARED_DIR is required to train")
         out = Path(args.out or f"runs/{named}")
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
-        blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-        if blocking is not None:
-            raise ValueError(f"--out {out}: {blocking} is a file, so the run's folder cannot be made there; choose "
-                             "another --out")  # fmt: skip
         saved = saved_run_recipe(out) if continuing else None
         if saved is not None:
             # the run's own recipe (its --set flags included), this command's --set on top
@@ -140,10 +134,7 @@ def _main(argv: Sequence[str] | None) -> int:
             recipe, args.data, out, resume=args.resume or args.export_only, device=args.device, command=command,
         )  # fmt: skip
         if args.export_only:
-            if trainer.position.step_in_epoch:
-                raise ValueError(f"{trainer.checkpoint_path} stopped inside an epoch; --resume to finish it first")
-            with trainer.locked():
-                result = trainer.export(trainer.elapsed_before)
+            result = trainer.export_trained()
             print(f"wrote {result.weights} ({result.epochs_run} of {recipe.epochs} epochs)")
             return 0
         if trainer.is_main:

@@ -218,6 +218,12 @@ class Trainer:
     ) -> None:
         self.recipe = recipe
         self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {out} is a file; give the folder for the run's checkpoints, log and export")
+        blocking = next((p for p in self.out.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ValueError(f"--out {out}: {blocking} is a file, so the run's folder cannot be made there; choose "
+                             "another --out")  # fmt: skip
         self.rank, self.world_size, local_rank = _distributed()
         if device is None:
             device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
@@ -799,6 +805,18 @@ class Trainer:
             **({"later_commands": [c or "(Python API)" for c in self.command_history[1:]]}
                if len(self.command_history) > 1 else {}),  # fmt: skip
         }
+
+    def export_trained(self) -> TrainResult:
+        """Export the weights the checkpoint holds, as :meth:`run` does at the end (``--export-only``:
+        a run stopped early, or one whose export was lost). Resume with ``resume=True`` first.
+
+        Raises:
+            ValueError: the checkpoint stopped inside an epoch (resume to finish it first).
+        """
+        if self.position.step_in_epoch:
+            raise ValueError(f"{self.checkpoint_path} stopped inside an epoch; --resume to finish it first")
+        with self.locked():
+            return self.export(self.elapsed_before)
 
     def export(self, wall_time_s: float) -> TrainResult:
         """Write the query encoder(s) in the zoo format, a model card and a manifest entry."""
