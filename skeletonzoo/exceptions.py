@@ -119,8 +119,9 @@ class SlowPrecisionWarning(SkeletonZooWarning):
 
 class EmptySampleWarning(SkeletonZooWarning):
     """Prepared clips that hold no skeleton in any frame (written as all-zero samples, as the
-    original pipeline writes them); the message names them (a resumed preparation, those it
-    parsed after resuming)."""
+    original pipeline writes them), or none where the first person's joint 0 is tracked (no
+    frames by the length rule: zeros too); the message names them (a resumed preparation,
+    those it parsed after resuming)."""
 
 
 class DuplicateSampleWarning(SkeletonZooWarning):

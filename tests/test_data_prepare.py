@@ -317,6 +317,26 @@ def test_clips_without_a_skeleton_are_named_in_a_warning(pku_raw, tmp_path):
     assert not open_prepared(tmp_path / "out" / "xsub", "train").positions[3].any()  # 0002-M_0, frames 10..20
 
 
+def test_clips_whose_first_person_is_never_tracked_are_named_in_a_warning(pku_raw, tmp_path):
+    """A clip where only the second body is tracked has no frames by the pipeline's length rule
+    (joint 0 of the first person): it is written as zeros, and the preparation says which."""
+    import shutil
+
+    from skeletonzoo.exceptions import EmptySampleWarning
+
+    root, _ = pku_raw
+    raw = tmp_path / "raw"
+    shutil.copytree(root, raw)
+    lines = (raw / "skeleton" / "0002-M.txt").read_text().splitlines()
+    second = " ".join(["0.000000"] * 75 + ["0.500000"] * 75)  # first person absent, second at 0.5
+    (raw / "skeleton" / "0002-M.txt").write_text("\n".join(second if 9 <= i < 20 else line
+                                                            for i, line in enumerate(lines)) + "\n")  # fmt: skip
+    with pytest.warns(EmptySampleWarning, match=r"1 clip\(s\) hold a skeleton but no frame where the first "
+                      r"person's joint 0 is tracked.*: 0002-M_0; "):  # fmt: skip
+        prepare_pkummd(raw, tmp_path / "out", 1, workers=1)
+    assert not open_prepared(tmp_path / "out" / "xsub", "train").positions[3].any()  # 0002-M_0, frames 10..20
+
+
 def test_pkummd_data_is_named_as_the_registry_and_recipes_name_it(pku_raw, tmp_path):
     """Phase I data is ``pkummd1``, the name the PKU-MMD recipes check against; a meta.json
     written under the earlier name ``pkummd`` reads as ``pkummd1``."""

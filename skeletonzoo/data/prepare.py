@@ -528,12 +528,19 @@ def run_plan(
     done = first
     batch_start = int(starts[first])
 
+    # clips with a skeleton whose first person never has joint 0 tracked: the length rule (the original's,
+    # from that joint) gives them no frames, so they come out all zeros (the original's resize would fail)
+    no_frames: list[str] = []
+
     def flush(jobs_done: int) -> None:
         nonlocal pending, batch_start
         if pending:
             with torch.inference_mode():
                 y = plan.preprocess(_stage1_batch(pending)).numpy()
             index = np.arange(batch_start, batch_start + len(pending))
+            for k in np.flatnonzero(~y.reshape(len(y), -1).any(axis=1)):
+                if pending[k].any():
+                    no_frames.append(plan.names[int(index[k])])
             for b in active:
                 for split, row in rows[b].items():
                     r = row[index]
@@ -564,6 +571,15 @@ def run_plan(
             f"original pipeline keeps such clips unless its missing-skeleton list names them): "
             f"{', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}; check the raw files, or leave these "
             "samples out when training and evaluating",
+            EmptySampleWarning,
+            stacklevel=2,
+        )
+    if no_frames:
+        warnings.warn(
+            f"{len(no_frames)} clip(s) hold a skeleton but no frame where the first person's joint 0 is tracked, so "
+            f"the pipeline's length rule gives them no frames and they were written as all-zero samples: "
+            f"{', '.join(no_frames[:10])}{', ...' if len(no_frames) > 10 else ''}; check the raw files, or leave "
+            "these samples out when training and evaluating",
             EmptySampleWarning,
             stacklevel=2,
         )
