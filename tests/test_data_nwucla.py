@@ -108,7 +108,7 @@ def test_cli_prepare_nwucla_equals_prepare_nwucla(npz_path, clips, tmp_path, cap
     assert "train 1,020" in out_text
     # this release's view-3 clips of a02 and a03 are byte-identical copies of their view-2 takes
     assert "warning: " in err and "95 of the 464 'test' samples are exact copies of 'train' samples" in err
-    copies = read_prepared_meta(out).copies_of_train["test"]
+    copies = read_prepared_meta(out).source["copies_of_train"]["test"]
     index = {name: i for i, name in enumerate(clips.names)}
     assert len(copies) == 95 and {name[:3] for name in copies} == {"a02", "a03"}
     for test_name, train_name in copies.items():

@@ -83,3 +83,8 @@ def test_copies_of_train_are_exact_matches_found_across_chunks(tmp_path):
     for chunk in (1, 3, 1024):
         assert copies_of_train(mapped, other, chunk=chunk) == [(0, 1), (3, 5), (4, 1)]
     assert copies_of_train(train, other[[1, 2]]) == []
+    # all-zero samples (no skeleton) are no copies; a copy holding NaN is still one, bit for bit
+    train[3], other[1] = 0, 0
+    train[4, 0, 0, 0, 0] = np.nan
+    other[2] = train[4]
+    assert copies_of_train(train, other) == [(0, 1), (2, 4), (3, 5), (4, 1)]

@@ -35,7 +35,7 @@ def data_dir(tmp_path):
     root = tmp_path / "toy"
     meta = write_prepared(root, {"train": _split(30, 0), "test": _split(15, 1)}, dataset="toy", benchmark="xsub",
                           layout="ntu25", num_classes=3, preprocessing=PREPROCESS)  # fmt: skip
-    assert meta.copies_of_train == {"test": {}}  # checked, none
+    assert meta.source["copies_of_train"] == {"test": {}}  # checked, none
     return root
 
 
@@ -150,7 +150,7 @@ def test_test_samples_copying_training_samples_are_named_and_can_be_left_out(cap
                       r"samples \(clip1_2 = clip0_5, clip1_7 = clip0_0, clip1_11 = clip0_5\)"):  # fmt: skip
         meta = write_prepared(root, {"train": train, "test": test}, dataset="toy", benchmark="xsub",
                               layout="ntu25", num_classes=3, preprocessing=PREPROCESS)  # fmt: skip
-    assert meta.copies_of_train == read_prepared_meta(root).copies_of_train == {"test": expected}
+    assert meta.source["copies_of_train"] == read_prepared_meta(root).source["copies_of_train"] == {"test": expected}
 
     reports = {}
     for mode in ("keep", "drop"):

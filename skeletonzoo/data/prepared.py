@@ -86,11 +86,10 @@ class PreparedMeta(BaseModel):
         None, description="Preprocess.to_dict() of the normalisation applied (None: raw)"
     )
     splits: dict[str, SplitInfo]
-    source: dict[str, Any] = Field(default_factory=dict, description="where the raw data came from")
-    copies_of_train: dict[str, dict[str, str]] | None = Field(
-        None,
-        description="split -> {sample: the 'train' sample its positions equal bit for bit}, for every split "
-        "but 'train' (empty: no copies); None: prepared before this check",
+    source: dict[str, Any] = Field(
+        default_factory=dict,
+        description="where the raw data came from; 'copies_of_train': split -> {sample: the 'train' sample its "
+        "positions equal bit for bit} for every split but 'train' (absent: prepared before this check)",
     )
 
     @field_validator("dataset")
@@ -140,7 +139,9 @@ def copies_of_train(train: np.ndarray, other: np.ndarray, chunk: int = 1024) -> 
 
     Such a sample is not held out: a model pretrained or fitted on ``train`` has seen it (the
     NW-UCLA release, for one, holds view-3 test clips that are copies of view-2 training clips).
-    Samples are compared by a 128-bit hash of their bytes, and each hash match is confirmed.
+    All-zero samples (clips without a skeleton, warned about when prepared) are not copies of
+    anything. Samples are compared by a 128-bit hash of their bytes, and each hash match is
+    confirmed byte for byte.
 
     Args:
         train: ``(N_train, C, T, V, M)`` positions (memory-mapped arrays are read in chunks).
@@ -151,27 +152,28 @@ def copies_of_train(train: np.ndarray, other: np.ndarray, chunk: int = 1024) -> 
         ``(index in other, index of the first equal sample of train)`` pairs, in ``other``'s order.
     """
 
-    def digests(array: np.ndarray) -> Iterable[bytes]:
+    def digests(array: np.ndarray) -> Iterable[bytes | None]:
         for start in range(0, len(array), chunk):
             for sample in np.ascontiguousarray(array[start : start + chunk]):
-                yield hashlib.blake2b(sample.tobytes(), digest_size=16).digest()
+                yield hashlib.blake2b(sample.tobytes(), digest_size=16).digest() if sample.any() else None
 
     first: dict[bytes, int] = {}
     for i, digest in enumerate(digests(train)):
-        first.setdefault(digest, i)
+        if digest is not None:
+            first.setdefault(digest, i)
     pairs = []
     for i, digest in enumerate(digests(other)):
-        j = first.get(digest)
-        if j is not None and np.array_equal(other[i], train[j]):
+        j = first.get(digest) if digest is not None else None
+        if j is not None and np.ascontiguousarray(other[i]).tobytes() == np.ascontiguousarray(train[j]).tobytes():
             pairs.append((i, j))
     return pairs
 
 
-def _copies_record(root: Path, names: dict[str, list[str]]) -> dict[str, dict[str, str]] | None:
-    """``PreparedMeta.copies_of_train`` of the splits just written to ``root`` (None without a
-    'train' split); warns when a split holds copies."""
+def _copies_record(root: Path, names: dict[str, list[str]]) -> dict[str, Any]:
+    """``{"copies_of_train": ...}`` for ``meta.json``'s ``source``, of the splits just written to
+    ``root`` (nothing without a 'train' split); warns when a split holds copies."""
     if "train" not in names:
-        return None
+        return {}
 
     def load(split: str) -> np.ndarray:
         return np.load(root / _split_files(split)["position"], mmap_mode="r")
@@ -186,12 +188,12 @@ def _copies_record(root: Path, names: dict[str, list[str]]) -> dict[str, dict[st
             warnings.warn(
                 f"{root}: {len(pairs)} of the {len(names[split])} {split!r} samples are exact copies of 'train' "
                 f"samples ({shown}{', ...' if len(pairs) > 5 else ''}): a model trained on 'train' has seen them. "
-                f"meta.json lists them (copies_of_train); skeletonzoo-eval says how many it scores and "
+                f"meta.json lists them (source.copies_of_train); skeletonzoo-eval says how many it scores and "
                 "--test-copies drop leaves them out",
                 DuplicateSampleWarning,
                 stacklevel=3,
             )
-    return record
+    return {"copies_of_train": record}
 
 
 def _split_files(split: str) -> dict[str, str]:
@@ -264,8 +266,7 @@ def write_prepared(
         class_names=list(class_names),
         preprocessing=preprocessing,
         splits=infos,
-        source=source or {},
-        copies_of_train=_copies_record(root, {split: data.names for split, data in splits.items()}),
+        source={**(source or {}), **_copies_record(root, {split: data.names for split, data in splits.items()})},
     )
     _atomic_write(root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
     return meta
@@ -689,7 +690,7 @@ class PreparedWriter:
         meta = PreparedMeta(
             dataset=dataset, benchmark=benchmark, layout=layout, num_classes=num_classes,
             class_names=list(class_names), preprocessing=preprocessing, splits=infos,
-            source={**(source or {}), "run_id": self.run_id}, copies_of_train=_copies_record(self.root, self.names),
+            source={**(source or {}), "run_id": self.run_id, **_copies_record(self.root, self.names)},
         )  # fmt: skip
         _atomic_write(self.root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
         for split in list(self._written):
