@@ -311,6 +311,8 @@ def test_export_trained_refuses_a_checkpoint_inside_an_epoch_and_out_under_a_fil
     exported (its epoch is unfinished), and an ``out`` that is or lies under a file is refused."""
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=3))
     trainer = Trainer(recipe, data, tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="build the Trainer with resume=True"):
+        trainer.export_trained()  # a new run: nothing trained to export
     trainer._started = time.perf_counter()
     trainer.step(trainer._batches(1)[0], 1)
     trainer.position.step_in_epoch, trainer.position.global_step = 1, 1

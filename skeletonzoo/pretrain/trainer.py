@@ -26,8 +26,8 @@ One :class:`Trainer` runs one recipe on one prepared dataset:
   loss, lr and samples/s when stderr is a terminal, a line per epoch otherwise.
 * **Export**: at the end, the query encoder(s) and heads go to ``OUT/{name}.safetensors`` in
   the zoo's checkpoint format, with a model card ``OUT/{name}.md`` and a manifest entry
-  ``OUT/{name}.manifest.json`` (sha256, size, recipe, seed, data fingerprint, wall time,
-  hardware, software).
+  ``OUT/{name}.manifest.json`` (the manifest's fields: filename, sha256, size_bytes, licence,
+  and the training record: recipe, seed, data fingerprint, wall time, hardware, software).
 """
 
 from __future__ import annotations
@@ -250,6 +250,7 @@ class Trainer:
         self.checkpoint_path = self.out / "checkpoints" / "last.pt"
         self.metrics_path = self.out / "metrics.jsonl"
         self._stop_signal: int | None = None
+        self.resumed = resume  # from OUT/checkpoints/last.pt (what export_trained exports)
         self._check_out_on_every_rank(resume)
 
     def _check_out_on_every_rank(self, resume: bool) -> None:
@@ -811,8 +812,12 @@ class Trainer:
         a run stopped early, or one whose export was lost). Resume with ``resume=True`` first.
 
         Raises:
-            ValueError: the checkpoint stopped inside an epoch (resume to finish it first).
+            ValueError: the Trainer was not resumed, or the checkpoint stopped inside an epoch
+                (resume to finish it first).
         """
+        if not self.resumed:
+            raise ValueError("export_trained exports what a checkpoint holds: build the Trainer with resume=True "
+                             "(a new one holds untrained weights)")  # fmt: skip
         if self.position.step_in_epoch:
             raise ValueError(f"{self.checkpoint_path} stopped inside an epoch; --resume to finish it first")
         with self.locked():
