@@ -85,12 +85,15 @@ def as_samples(data: Any) -> Samples:
             "load the file first, e.g. np.load(path), or use `skeletonzoo embed MODEL FILE.npy|.npz -o OUT.npy`"
         )
     if isinstance(data, (list, tuple)) and data and not any(isinstance(c, (np.ndarray, torch.Tensor)) for c in data):
-        try:  # nested lists: one (C, T, V, M) sample is not a list of samples
-            whole = np.asarray(data, dtype=np.float32)
-        except (ValueError, TypeError):  # ragged: clips of different lengths
-            whole = None
-        if whole is not None and whole.ndim == 4:
-            return as_samples(whole)
+        # nested lists of C = 2 or 3 coordinates, each (T, V, M) with a few persons: one (C, T, V, M)
+        # sample, not a list of C samples (a list of (C, T, V) clips without M still gets the list's error)
+        try:
+            head = np.asarray(data[0], dtype=np.float32)
+            one_sample = len(data) in (2, 3) and head.ndim == 3 and head.shape[-1] <= 4
+        except (ValueError, TypeError):  # ragged inside: left to the checks below
+            one_sample = False
+        if one_sample:
+            return as_samples(np.asarray(data, dtype=np.float32))
     if isinstance(data, (list, tuple)):
         clips = [numeric(c if isinstance(c, (np.ndarray, torch.Tensor)) else np.asarray(c, dtype=np.float32),
                           f"sample {i}") for i, c in enumerate(data)]  # fmt: skip

@@ -393,6 +393,8 @@ def test_embed_takes_nested_lists_as_arrays(bundled):
     assert one.shape == (1, 256)
     np.testing.assert_array_equal(one, skeletonzoo.embed(model, x[1]))
     np.testing.assert_array_equal(skeletonzoo.embed(model, x.tolist()), expected)
+    with pytest.raises(ValueError, match=r"sample 0 has shape \(3, 20, 20\); a list takes \(C, T_i, V, M\)"):
+        skeletonzoo.embed(model, [c[..., 0].tolist() for c in x])  # (C, T, V) clips without M: still a list
     ragged = [x[0].tolist(), x[1][:, :12].tolist()]
     np.testing.assert_array_equal(skeletonzoo.embed(model, ragged), skeletonzoo.embed(model, [x[0], x[1][:, :12]]))
 
