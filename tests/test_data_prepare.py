@@ -381,8 +381,7 @@ def test_pkummd_errors(pku_raw, tmp_path):
     with pytest.raises(DataFormatError, match="line 1: action id 60 outside 1..51"):
         prepare_pkummd(bad, tmp_path / "o2", 1, workers=1)
     (bad / "label" / "0002-M.txt").write_text("3,10.0,20,1\n3,12.7,20,1\n")  # 10.0 is frame 10; 12.7 is no frame
-    with pytest.raises(DataFormatError, match=r"line 2: expected 'action_id, start_frame, end_frame, confidence', "
-                       r"found '3,12.7,20,1'"):  # fmt: skip
+    with pytest.raises(DataFormatError, match=r"line 2: expected whole numbers, found '3,12.7,20,1'"):
         prepare_pkummd(bad, tmp_path / "o2", 1, workers=1)
     (bad / "skeleton" / "0291-R.txt").unlink()
     with pytest.raises(PrepareError, match="1 of the 3 videos.*or pass --allow-incomplete"):

@@ -101,11 +101,9 @@ def read_pku_labels(path: str | Path, num_classes: int = PKU_NUM_CLASSES) -> lis
             numbers = [int(v) for v in values if v.is_integer()]
         except ValueError:
             values, numbers = [], []
-        if len(numbers) != len(values):
-            numbers = []
-        if len(numbers) not in (3, 4):
-            raise DataFormatError(f"{path}, line {k}: expected 'action_id, start_frame, end_frame, confidence', "
-                                  f"found {line.strip()!r}; {_FIX_LABEL}")  # fmt: skip
+        if len(numbers) != len(values) or len(numbers) not in (3, 4):
+            what = "whole numbers" if len(values) in (3, 4) else "'action_id, start_frame, end_frame, confidence'"
+            raise DataFormatError(f"{path}, line {k}: expected {what}, found {line.strip()!r}; {_FIX_LABEL}")
         action, start, end = numbers[:3]
         if not 1 <= action <= num_classes:
             raise DataFormatError(f"{path}, line {k}: action id {action} outside 1..{num_classes}; {_FIX_LABEL}")
