@@ -87,9 +87,10 @@ class Metric(_Strict):
         command: The command that reproduces it; required when measured by skeletonzoo.
         source: The publication quoted; required when quoted from a paper.
         machine: What measured it, as ``skeletonzoo-eval`` names it (the CPU with the vector
-            extension torch uses, and the thread count; or the GPU); required when measured by
-            skeletonzoo. The trained protocols' numbers reproduce exactly only on the same kind
-            of machine (docs/results.md).
+            extension torch uses, and the thread count; or the GPU); :func:`publish` and
+            :func:`record_metrics` require it of metrics measured by skeletonzoo (files written
+            before the field existed still load). The trained protocols' numbers reproduce
+            exactly only on the same kind of machine (docs/results.md).
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -106,11 +107,6 @@ class Metric(_Strict):
     def _provenance(self) -> Metric:
         if self.measured_by == "skeletonzoo" and not self.command:
             raise ValueError(f"metric {self.name!r} measured by skeletonzoo needs the `command` that measured it")
-        if self.measured_by == "skeletonzoo" and not self.machine:
-            raise ValueError(
-                f"metric {self.name!r} measured by skeletonzoo needs the `machine` it ran on (skeletonzoo-eval's "
-                "records name it): the trained probes' numbers reproduce only on the same kind"
-            )
         if self.measured_by == "paper" and not self.source:
             raise ValueError(f"metric {self.name!r} quoted from a paper needs its `source`")
         return self
@@ -364,10 +360,16 @@ def write_manifest(manifest: Manifest, path: str | Path | None = None) -> Path:
 def _as_metric(metric: Metric | BaseModel | dict[str, Any]) -> Metric:
     """A :class:`Metric` from itself, a dict, or another pydantic record with the same fields
     (``skeletonzoo.evaluate.results.MetricRecord``); ``measured_by`` defaults to skeletonzoo."""
-    if isinstance(metric, Metric):
-        return metric
-    fields = metric.model_dump() if isinstance(metric, BaseModel) else dict(metric)
-    return Metric.model_validate({"measured_by": "skeletonzoo", **fields})
+    if not isinstance(metric, Metric):
+        fields = metric.model_dump() if isinstance(metric, BaseModel) else dict(metric)
+        metric = Metric.model_validate({"measured_by": "skeletonzoo", **fields})
+    if metric.measured_by == "skeletonzoo" and not metric.machine:
+        # (manifests written before the field existed still load; what is recorded now names it)
+        raise ValueError(
+            f"metric {metric.name!r} measured by skeletonzoo needs the `machine` it ran on (skeletonzoo-eval's "
+            "records name it): the trained probes' numbers reproduce only on the same kind"
+        )
+    return metric
 
 
 # Keys of a checkpoint's provenance that describe the method, not the run.

@@ -104,6 +104,13 @@ def test_manifest_and_registry_name_the_same_models():
     assert sorted(manifest.models) == list_models()
 
 
+def test_every_published_measurement_names_its_command_and_machine():
+    manifest = load_manifest(PACKAGED_MANIFEST)
+    measured = [m for r in manifest.models.values() for w in r.weights for m in w.metrics]
+    assert len(measured) >= 154
+    assert all(m.measured_by == "skeletonzoo" and m.command and m.machine for m in measured)
+
+
 def test_paper_metrics_are_quoted_best_epoch_linear_top1():
     manifest = load_manifest(PACKAGED_MANIFEST)
     without = sorted(n for n, r in manifest.models.items() if not r.paper_metrics)
@@ -185,9 +192,14 @@ def test_schema_rejects_typos_and_bad_values(tmp_path):
         load_manifest(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="needs the `command`"):
         Metric(name="knn_top1", value=50, protocol="kNN", measured_by="skeletonzoo", dataset="d", split="s")
+    # a measured metric without its machine loads (older files) but is not recorded anew
+    from skeletonzoo.manifest import _as_metric
+
+    unnamed = Metric(name="knn_top1", value=50, protocol="kNN", measured_by="skeletonzoo", dataset="d", split="s",
+                     command="skeletonzoo-eval x")  # fmt: skip
     with pytest.raises(ValueError, match="needs the `machine` it ran on"):
-        Metric(name="knn_top1", value=50, protocol="kNN", measured_by="skeletonzoo", dataset="d", split="s",
-               command="skeletonzoo-eval x")  # fmt: skip
+        _as_metric(unnamed)
+    assert _as_metric(unnamed.model_copy(update={"machine": "CPU"})).machine == "CPU"
     with pytest.raises(ValueError, match="needs its `source`"):
         Metric(name="knn_top1", value=50, protocol="kNN", measured_by="paper", dataset="d", split="s")
     with pytest.raises(ValueError, match="less than or equal to 100"):
