@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .._files import sha256_file
+from .._files import atomic_write, atomic_write_text, sha256_file
 from ..exceptions import DataFormatError, DuplicateSampleWarning, PrepareError
 
 __all__ = [
@@ -123,15 +123,13 @@ class PreparedSplit:
             )
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through ``write(tmp_path)`` then rename, so ``path`` is whole or absent."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """``np.save`` atomically (whole or absent, fsynced: ``meta.json`` is only written after)."""
+    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def _save_names(path: Path, names: list[str]) -> None:
+    atomic_write_text(path, "".join(f"{n}\n" for n in names))
 
 
 def copies_of_train(train: np.ndarray, other: np.ndarray, chunk: int = 1024) -> list[tuple[int, int]]:
@@ -242,17 +240,9 @@ def write_prepared(
         if any("\n" in name for name in data.names):
             raise ValueError(f"split {split!r}: sample names must not contain newlines")
 
-        def save_array(array: np.ndarray) -> Any:
-            def write(tmp: Path) -> None:
-                with open(tmp, "wb") as f:
-                    np.save(f, array, allow_pickle=False)
-
-            return write
-
-        _atomic_write(root / files["position"], save_array(positions))
-        _atomic_write(root / files["label"], save_array(labels))
-        names = data.names
-        _atomic_write(root / files["names"], lambda tmp, names=names: tmp.write_text("".join(f"{n}\n" for n in names)))
+        _save_array(root / files["position"], positions)
+        _save_array(root / files["label"], labels)
+        _save_names(root / files["names"], data.names)
         infos[split] = SplitInfo(
             num_samples=len(positions),
             shape=tuple(positions.shape),
@@ -268,7 +258,7 @@ def write_prepared(
         splits=infos,
         source={**(source or {}), **_copies_record(root, {split: data.names for split, data in splits.items()})},
     )
-    _atomic_write(root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
+    atomic_write_text(root / "meta.json", meta.model_dump_json(indent=2) + "\n")
     return meta
 
 
@@ -476,7 +466,7 @@ def _read_journal(root: Path) -> _Journal | None:
 
 
 def _write_journal(root: Path, journal: _Journal) -> None:
-    _atomic_write(root / JOURNAL, lambda tmp: tmp.write_text(journal.model_dump_json() + "\n"))
+    atomic_write_text(root / JOURNAL, journal.model_dump_json() + "\n")
 
 
 def unfinished_run(root: str | Path) -> tuple[str, int] | None:
@@ -673,15 +663,8 @@ class PreparedWriter:
             del self._positions[split]
             if self._partial(split).is_file():
                 os.replace(self._partial(split), self.root / files["position"])
-            labels = self.labels[split]
-
-            def write_labels(tmp: Path, labels: np.ndarray = labels) -> None:
-                with open(tmp, "wb") as f:
-                    np.save(f, labels, allow_pickle=False)
-
-            _atomic_write(self.root / files["label"], write_labels)
-            _atomic_write(self.root / files["names"], lambda tmp, names=names: tmp.write_text(
-                "".join(f"{n}\n" for n in names)))  # fmt: skip
+            _save_array(self.root / files["label"], self.labels[split])
+            _save_names(self.root / files["names"], names)
             infos[split] = SplitInfo(
                 num_samples=len(names),
                 shape=(len(names), *self.sample_shape),
@@ -692,7 +675,7 @@ class PreparedWriter:
             class_names=list(class_names), preprocessing=preprocessing, splits=infos,
             source={**(source or {}), "run_id": self.run_id, **_copies_record(self.root, self.names)},
         )  # fmt: skip
-        _atomic_write(self.root / "meta.json", lambda tmp: tmp.write_text(meta.model_dump_json(indent=2) + "\n"))
+        atomic_write_text(self.root / "meta.json", meta.model_dump_json(indent=2) + "\n")
         for split in list(self._written):
             del self._written[split]
             self._bitmap(split).unlink(missing_ok=True)
