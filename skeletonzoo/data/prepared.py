@@ -132,6 +132,24 @@ def _save_names(path: Path, names: list[str]) -> None:
     atomic_write_text(path, "".join(f"{n}\n" for n in names))
 
 
+def _finish_split(root: Path, split: str, labels: np.ndarray, names: list[str]) -> SplitInfo:
+    """Write a split's labels and names beside its positions file (already in place); its info."""
+    files = _split_files(split)
+    _save_array(root / files["label"], labels)
+    _save_names(root / files["names"], names)
+    shape = np.load(root / files["position"], mmap_mode="r").shape
+    return SplitInfo(num_samples=len(names), shape=tuple(shape),
+                     sha256={name: sha256_file(root / name) for name in files.values()})  # fmt: skip
+
+
+def _write_meta(root: Path, names: dict[str, list[str]], source: dict[str, Any], **fields: Any) -> PreparedMeta:
+    """``meta.json``, written last (a folder without it is an unfinished preparation), with the
+    splits' copies of training samples added to ``source``."""
+    meta = PreparedMeta(source={**source, **_copies_record(root, names)}, **fields)
+    atomic_write_text(root / "meta.json", meta.model_dump_json(indent=2) + "\n")
+    return meta
+
+
 def copies_of_train(train: np.ndarray, other: np.ndarray, chunk: int = 1024) -> list[tuple[int, int]]:
     """Samples of ``other`` whose positions equal a training sample's bit for bit.
 
@@ -234,32 +252,15 @@ def write_prepared(
     root.mkdir(parents=True, exist_ok=True)
     infos = {}
     for split, data in splits.items():
-        files = _split_files(split)
-        positions = np.ascontiguousarray(data.positions, dtype=np.float32)
-        labels = np.asarray(data.labels, dtype=np.int64)
         if any("\n" in name for name in data.names):
             raise ValueError(f"split {split!r}: sample names must not contain newlines")
-
-        _save_array(root / files["position"], positions)
-        _save_array(root / files["label"], labels)
-        _save_names(root / files["names"], data.names)
-        infos[split] = SplitInfo(
-            num_samples=len(positions),
-            shape=tuple(positions.shape),
-            sha256={name: sha256_file(root / name) for name in files.values()},
-        )
-    meta = PreparedMeta(
-        dataset=dataset,
-        benchmark=benchmark,
-        layout=layout,
-        num_classes=num_classes,
-        class_names=list(class_names),
-        preprocessing=preprocessing,
-        splits=infos,
-        source={**(source or {}), **_copies_record(root, {split: data.names for split, data in splits.items()})},
-    )
-    atomic_write_text(root / "meta.json", meta.model_dump_json(indent=2) + "\n")
-    return meta
+        _save_array(root / _split_files(split)["position"], np.ascontiguousarray(data.positions, dtype=np.float32))
+        infos[split] = _finish_split(root, split, np.asarray(data.labels, dtype=np.int64), data.names)
+    return _write_meta(
+        root, {split: data.names for split, data in splits.items()}, source or {}, dataset=dataset,
+        benchmark=benchmark, layout=layout, num_classes=num_classes, class_names=list(class_names),
+        preprocessing=preprocessing, splits=infos,
+    )  # fmt: skip
 
 
 def read_prepared_meta(root: str | Path) -> PreparedMeta:
@@ -658,24 +659,16 @@ class PreparedWriter:
         self.commit(self.progress)
         infos = {}
         for split, names in self.names.items():
-            files = _split_files(split)
             self._positions[split].flush()
             del self._positions[split]
             if self._partial(split).is_file():
-                os.replace(self._partial(split), self.root / files["position"])
-            _save_array(self.root / files["label"], self.labels[split])
-            _save_names(self.root / files["names"], names)
-            infos[split] = SplitInfo(
-                num_samples=len(names),
-                shape=(len(names), *self.sample_shape),
-                sha256={name: sha256_file(self.root / name) for name in files.values()},
-            )
-        meta = PreparedMeta(
-            dataset=dataset, benchmark=benchmark, layout=layout, num_classes=num_classes,
-            class_names=list(class_names), preprocessing=preprocessing, splits=infos,
-            source={**(source or {}), "run_id": self.run_id, **_copies_record(self.root, self.names)},
+                os.replace(self._partial(split), self.root / _split_files(split)["position"])
+            infos[split] = _finish_split(self.root, split, self.labels[split], names)
+        meta = _write_meta(
+            self.root, self.names, {**(source or {}), "run_id": self.run_id}, dataset=dataset, benchmark=benchmark,
+            layout=layout, num_classes=num_classes, class_names=list(class_names), preprocessing=preprocessing,
+            splits=infos,
         )  # fmt: skip
-        atomic_write_text(self.root / "meta.json", meta.model_dump_json(indent=2) + "\n")
         for split in list(self._written):
             del self._written[split]
             self._bitmap(split).unlink(missing_ok=True)
