@@ -210,3 +210,13 @@ def test_names_are_matched_in_any_case_and_bad_arguments_are_type_errors():
         skeletonzoo.list_models(pretrained="no")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="pattern is an fnmatch string"):
         skeletonzoo.list_models(3)  # type: ignore[arg-type]
+
+
+def test_the_method_tables_name_the_same_methods():
+    """The registry's method metadata (importable without training code), the pretraining
+    classes and the converter's reference methods cover the same methods."""
+    from skeletonzoo.convert import REFERENCE_METHODS
+    from skeletonzoo.pretrain.methods import METHODS as TRAINED
+
+    assert sorted(registry.METHODS) == sorted(TRAINED) == sorted(REFERENCE_METHODS)
+    assert {model_info(name).method for name in ALL} <= set(TRAINED)
