@@ -118,7 +118,7 @@ class _SpectralTemporalConv(torch.autograd.Function):
         torch.bmm(coeffs[2 * n :], spectrum[2 * n :], out=out[2 * n :])
         y = x.new_empty(r, t_out, v * c_out)
         torch.bmm(plan.synthesis.expand(r, t_out, length), out.view(length, r, v * c_out).transpose(0, 1), out=y)
-        y = y.view(r, t_out, v, c_out)
+        y = y.view(r, t_out, v, c_out)  # (R, T_out, V*C_out) -> (R, T_out, V, C_out): bias broadcasts on C_out
         if bias is not None:
             y.add_(bias)
         # each gradient needs one of them: keep only what backward will read
@@ -138,6 +138,7 @@ class _SpectralTemporalConv(torch.autograd.Function):
         length, t_out = plan.analysis.shape[0], plan.synthesis.shape[0]
         # the synthesis is linear: its adjoint takes the output gradient to the coefficients'
         grad_out = grad.new_empty(length, r, v * c_out)
+        # (R, C_out, T_out, V) -> (R, T_out, V*C_out): a view when grad is channels_last
         frames_out = grad.permute(0, 2, 3, 1).reshape(r, t_out, v * c_out)
         torch.bmm(plan.synthesis.T.expand(r, length, t_out), frames_out, out=grad_out.transpose(0, 1))
         grad_out = grad_out.view(length, r * v, c_out)
@@ -152,7 +153,7 @@ class _SpectralTemporalConv(torch.autograd.Function):
             grad_x = grad.new_empty(r, t, v * c_in)
             grad_rows = grad_coeffs.view(length, r, v * c_in).transpose(0, 1)
             torch.bmm(plan.analysis.T.expand(r, t, length), grad_rows, out=grad_x)
-            grad_x = grad_x.view(r, t, v, c_in).permute(0, 3, 1, 2)
+            grad_x = grad_x.view(r, t, v, c_in).permute(0, 3, 1, 2)  # (R, T, V*C_in) -> (R, C_in, T, V), channels_last
         if ctx.needs_input_grad[1]:
             # dL/dH = conj(X)^T dL/dY, summed over (sample, joint), then back to the K taps
             grad_spectrum = grad.new_empty(length, c_in, c_out)
