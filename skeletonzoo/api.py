@@ -32,12 +32,12 @@ from ._machine import usable_device
 from .checkpoint import is_checkpoint_path, load_checkpoint
 from .data.adapters import ADAPTERS, adapt_layout
 from .data.preprocess import Preprocess
-from .exceptions import CheckpointError, WeightsNotPublishedError
+from .exceptions import CheckpointError
 from .features import extract_features
-from .manifest import MIN_REVISION_PREFIX, PublishedWeights
+from .manifest import PublishedWeights
 from .models import SkeletonEncoder
 from .models.ensemble import GroupedInputEncoder, StreamEnsemble, num_features_of
-from .registry import ModelInfo, get_spec, list_models, model_info
+from .registry import get_spec, list_models, model_info
 from .skeleton.layouts import LAYOUTS, Layout, get_layout
 
 __all__ = ["load", "load_model", "embed"]
@@ -84,48 +84,6 @@ def _attach(
     for key, value in (("preprocess", preprocess), ("stream", stream), ("model_name", name), ("published", published)):
         setattr(model, key, value)
     return model
-
-
-def _pick_weights(info: ModelInfo, revision: str | None) -> PublishedWeights:
-    if not info.weights:
-        recipe = info.recipe or info.name
-        stream = "" if info.stream == "joint" else f" --stream {info.stream}"
-        train = (
-            f"Train them with `skeletonzoo-pretrain {recipe} --data PREPARED_DIR` (recipe {info.recipe_file})"
-            if info.recipe_file is not None
-            else f"No recipe ships for it yet (skeletonzoo/pretrain/recipes/{recipe}.yaml; `skeletonzoo-pretrain "
-            "FILE.yaml --data PREPARED_DIR` trains from your own)"
-        )
-        raise WeightsNotPublishedError(
-            f"{info.name!r} is in the zoo but its weights are not published yet. {train}, "
-            "or convert an original-code checkpoint with "
-            f"`skeletonzoo convert FILE.pt --method {info.method}{stream} -o {info.name}.safetensors` and load that "
-            f"file: skeletonzoo.load('{info.name}.safetensors'). skeletonzoo.load(name, "
-            "pretrained=False) gives the untrained architecture (skeletonzoo-eval: --random-init); "
-            "`skeletonzoo list --pretrained` lists the models with weights."
-        )
-    if revision is None:
-        return info.weights[-1]
-    if not isinstance(revision, str):
-        raise TypeError(f"revision is a string (a Hub commit or sha256 prefix), got {type(revision).__name__}")
-    matches = [w for w in info.weights if w.matches_revision(revision)]
-    if len(matches) != 1:
-        known = ", ".join(
-            (f"Hub commit {w.sources.huggingface.revision[:12]} / " if w.sources.huggingface else "")
-            + f"sha256 {w.sha256[:12]}" + (" (the default, newest)" if w is info.weights[-1] else "")
-            for w in info.weights
-        )
-        if len(revision) < MIN_REVISION_PREFIX:
-            what = f"is too short (at least {MIN_REVISION_PREFIX} characters, to name one file for good)"
-        else:
-            what = "matches no" if not matches else "matches more than one"
-            what += f" published weights of {info.name!r}"
-        raise ValueError(
-            f"revision {revision!r} {what}; give at least {MIN_REVISION_PREFIX} characters of the Hub commit or "
-            f"sha256 of one of: {known}. Unlisted files cannot be verified: download them yourself and pass the "
-            "path to skeletonzoo.load()."
-        )
-    return matches[0]
 
 
 def _load_path(path: Path, component: str, device: str | torch.device) -> nn.Module:
@@ -215,7 +173,7 @@ def load(
     if pretrained:
         from .hub import resolve_weights
 
-        published = _pick_weights(model_info(name), revision)
+        published = model_info(name).weights_for(revision)
         path = resolve_weights(published, name=name, cache_dir=cache_dir, local_files_only=local_files_only)
         loaded = load_checkpoint(path, device=device)
         problems = spec.checkpoint_problems(loaded.metadata)

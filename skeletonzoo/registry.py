@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .checkpoint import CheckpointMetadata
 from .data.preprocess import Preprocess
-from .exceptions import ManifestError, UnknownModelError
-from .manifest import PACKAGE_DIR, Manifest, Metric, PublishedWeights, current_manifest
+from .exceptions import ManifestError, UnknownModelError, WeightsNotPublishedError
+from .manifest import MIN_REVISION_PREFIX, PACKAGE_DIR, Manifest, Metric, PublishedWeights, current_manifest
 from .models.config import EncoderConfig
 
 __all__ = [
@@ -291,6 +291,54 @@ class ModelInfo(_Strict):
     def recipe_file(self) -> Path | None:
         """The bundled recipe file, or ``None`` (ensembles; recipes not written yet)."""
         return recipe_file(self.recipe) if self.recipe else None
+
+    def weights_for(self, revision: str | None = None) -> PublishedWeights:
+        """The published weights a load resolves: the newest, or the one ``revision`` (a prefix of
+        their Hub commit or sha256) names.
+
+        Raises:
+            WeightsNotPublishedError: none are published (the message says how to get them).
+            ValueError: ``revision`` names none, or more than one, of them.
+        """
+        if not self.weights:
+            recipe = self.recipe or self.name
+            stream = "" if self.stream == "joint" else f" --stream {self.stream}"
+            train = (
+                f"Train them with `skeletonzoo-pretrain {recipe} --data PREPARED_DIR` (recipe {self.recipe_file})"
+                if self.recipe_file is not None
+                else f"No recipe ships for it yet (skeletonzoo/pretrain/recipes/{recipe}.yaml; `skeletonzoo-pretrain "
+                "FILE.yaml --data PREPARED_DIR` trains from your own)"
+            )
+            raise WeightsNotPublishedError(
+                f"{self.name!r} is in the zoo but its weights are not published yet. {train}, "
+                "or convert an original-code checkpoint with "
+                f"`skeletonzoo convert FILE.pt --method {self.method}{stream} -o {self.name}.safetensors` and load "
+                f"that file: skeletonzoo.load('{self.name}.safetensors'). skeletonzoo.load(name, "
+                "pretrained=False) gives the untrained architecture (skeletonzoo-eval: --random-init); "
+                "`skeletonzoo list --pretrained` lists the models with weights."
+            )
+        if revision is None:
+            return self.weights[-1]
+        if not isinstance(revision, str):
+            raise TypeError(f"revision is a string (a Hub commit or sha256 prefix), got {type(revision).__name__}")
+        matches = [w for w in self.weights if w.matches_revision(revision)]
+        if len(matches) != 1:
+            known = ", ".join(
+                (f"Hub commit {w.sources.huggingface.revision[:12]} / " if w.sources.huggingface else "")
+                + f"sha256 {w.sha256[:12]}" + (" (the default, newest)" if w is self.weights[-1] else "")
+                for w in self.weights
+            )
+            if len(revision) < MIN_REVISION_PREFIX:
+                what = f"is too short (at least {MIN_REVISION_PREFIX} characters, to name one file for good)"
+            else:
+                what = "matches no" if not matches else "matches more than one"
+                what += f" published weights of {self.name!r}"
+            raise ValueError(
+                f"revision {revision!r} {what}; give at least {MIN_REVISION_PREFIX} characters of the Hub commit or "
+                f"sha256 of one of: {known}. Unlisted files cannot be verified: download them yourself and pass the "
+                "path to skeletonzoo.load()."
+            )
+        return matches[0]
 
     @property
     def latest_weights(self) -> PublishedWeights | None:
