@@ -34,10 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ._files import atomic_copy, atomic_write_text, sha256_file
 from .exceptions import CheckpointError, ManifestError
+from .model_card import CARD_EVALUATION_HEADING, card_file_line, evaluation_markdown
 
 __all__ = [
-    "CARD_EVALUATION_HEADING",
-    "card_file_line",
     "MANIFEST_FORMAT",
     "MANIFEST_ENV",
     "PACKAGE_DIR",
@@ -533,41 +532,6 @@ def publish(
     return entry
 
 
-#: Model-card pieces the trainer writes and publish() rewrites (one spelling for both).
-CARD_EVALUATION_HEADING = "## Evaluation"
-
-
-def card_file_line(filename: str) -> str:
-    """The start of a model card's weights line naming ``filename``."""
-    return f"- File: `{filename}`"
-
-
-def _metrics_markdown(metrics: Iterable[Metric]) -> str:
-    rows = list(metrics)
-    lines = [
-        CARD_EVALUATION_HEADING,
-        "",
-        "Measured by skeletonzoo (`skeletonzoo-eval`); each value with the command that reproduces it.",
-        "",
-        "| metric | value (%) | dataset / split |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {m.name} | {m.value:.2f} | {m.dataset} / {m.split} |" for m in rows]
-    # each command with the machine(s) it ran on: the trained probes reproduce only on the same kind
-    commands: dict[str, list[str]] = {}
-    for m in rows:
-        if m.command:
-            machines = commands.setdefault(m.command, [])
-            if m.machine and m.machine not in machines:
-                machines.append(m.machine)
-    lines += ["", "Commands:", ""] + [
-        f"- `{c}`" + (f" (on {'; '.join(commands[c])})" if commands[c] else "") for c in sorted(commands)
-    ]
-    protocols = dict.fromkeys(m.protocol for m in rows)
-    lines += ["", "Protocols:", ""] + [f"- {p}" for p in protocols]
-    return "\n".join(lines) + "\n"
-
-
 @_schema_errors_name_the_entry
 def record_metrics(
     name: str,
@@ -617,6 +581,6 @@ def record_metrics(
         if card.is_file():
             text = card.read_text()
             head = text.split(CARD_EVALUATION_HEADING)[0].rstrip() + "\n\n"
-            atomic_write_text(card, head + _metrics_markdown(measured))
+            atomic_write_text(card, head + evaluation_markdown(measured))
     write_manifest(Manifest(models=models), manifest_file)
     return updated

@@ -67,7 +67,7 @@ from ..exceptions import (
     SkeletonZooError,
     SlowPrecisionWarning,
 )
-from ..manifest import CARD_EVALUATION_HEADING, card_file_line
+from ..model_card import COMMAND_NOT_RECORDED, training_card
 from ..models import SkeletonEncoder
 from ..models.stgcn import set_temporal_conv
 from ..skeleton.layouts import get_layout
@@ -186,10 +186,6 @@ def _in_layout_of(param: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]
 def _queue_for(num_samples: int) -> int:
     """A queue size to suggest: the largest power of two below ``num_samples`` (1020 -> 512)."""
     return 1 << max(0, (num_samples - 1).bit_length() - 1)
-
-
-# The start of a run resumed from a checkpoint written before the trainer kept its commands.
-COMMAND_NOT_RECORDED = "(not recorded: the run started before skeletonzoo kept its commands)"
 
 
 class Trainer:
@@ -848,48 +844,5 @@ class Trainer:
         manifest_entry = self.out / f"{recipe.name}.manifest.json"
         manifest_entry.write_text(json.dumps(entry, indent=2) + "\n")
         card = self.out / f"{recipe.name}.md"
-        card.write_text(model_card(recipe, provenance, entry))
+        card.write_text(training_card(recipe, provenance, entry))
         return TrainResult(self.checkpoint_path, weights, card, manifest_entry, self.position.epoch, wall_time_s)
-
-
-def model_card(recipe: Recipe, provenance: dict[str, Any], entry: dict[str, Any]) -> str:
-    """A Markdown model card for an exported run (metrics are added by ``skeletonzoo-eval``)."""
-    m = recipe.model
-    data = provenance["data"]
-    hours = provenance["wall_time_s"] / 3600
-    lines = [
-        f"# {recipe.name}",
-        "",
-        f"{recipe.method} encoder (ST-GCN, hidden_channels={m.encoder.hidden_channels}, "
-        f"hidden_dim={m.encoder.hidden_dim}, layout {m.encoder.layout}) pretrained without labels by "
-        f"`skeletonzoo-pretrain` on {data['dataset']} ({data['split']}, {data['num_samples']} clips), "
-        f"{recipe.stream} stream.",
-        "",
-        "## Training",
-        "",
-        f"- Recipe: `{recipe.name}` — {recipe.summary()}",
-        f"- Epochs run: {provenance['epochs_run']} of {provenance['epochs_planned']} planned",
-        f"- Seed: {recipe.seed}",
-        f"- Data fingerprint (sha256 of the prepared split's checksums): `{data['fingerprint']}`",
-        f"- Wall time: {provenance['wall_time_s']:.0f} s ({hours:.2f} h) on {provenance['hardware']}",
-        f"- Software: {', '.join(f'{k} {v}' for k, v in provenance['software'].items() if v)}",
-        *(
-            [f"- Resumed under other code; segments: {provenance['software_segments']}"]
-            if "software_segments" in provenance else []
-        ),
-        "- Command: " + (f"`{provenance['command']}`" if provenance.get("command") not in (None, COMMAND_NOT_RECORDED)
-                         else provenance.get("command") or "(library call)"),
-        *(f"- Then: `{c}`" for c in provenance.get("later_commands", ())),
-        "",
-        "## Weights",
-        "",
-        f"{card_file_line(entry['filename'])}, {entry['size_bytes']} bytes, sha256 `{entry['sha256']}`",
-        f"- Licence: {recipe.licence}",
-    ]
-    if recipe.paper:
-        lines += ["", "## Paper", "", recipe.paper]
-    if recipe.notes:
-        lines += ["", "## Notes", "", recipe.notes.strip()]
-    lines += ["", CARD_EVALUATION_HEADING, "", "Measured with `skeletonzoo-eval`; see the manifest entry's metrics.",
-              ""]  # fmt: skip
-    return "\n".join(lines)
