@@ -15,7 +15,7 @@ from skeletonzoo.data import Preprocess, open_prepared
 from skeletonzoo.data.ntu import read_ntu_skeleton
 from skeletonzoo.data.pkummd import read_pku_skeleton
 from skeletonzoo.data.prepare import load_job, plan_ntu, plan_pkummd, prepare_ntu, prepare_pkummd
-from skeletonzoo.data.prepared import PreparedWriter
+from skeletonzoo.data.prepared_writer import PreparedWriter
 from skeletonzoo.data.splits import missing_skeletons, ntu_split, parse_ntu_name
 from skeletonzoo.data.synthetic import random_ntu_names, write_ntu_tree, write_pku_tree
 from skeletonzoo.exceptions import DataFormatError, PrepareError

@@ -17,11 +17,11 @@ from .prepared import (
     PreparedDataset,
     PreparedMeta,
     PreparedSplit,
-    PreparedWriter,
     open_prepared,
     read_prepared_meta,
     write_prepared,
 )
+from .prepared_writer import PreparedWriter
 from .preprocess import Preprocess, align_shoulders, center_joints, clip_lengths, resize_time, valid_lengths
 from .splits import NTUSample, missing_skeletons, ntu_official_counts, ntu_split, parse_ntu_name
 from .streams import STREAMS, bone, motion, to_stream

@@ -10,7 +10,7 @@ How it runs: a *plan* lists every sample (name, label, split per benchmark) and 
 that read them (one NTU file, or one PKU-MMD video and its clips). Jobs are parsed in worker
 processes (``workers``; parsing dominates the cost), stage 2 runs in the main process on
 batches of ``batch_size`` clips as torch operations, and each batch is written to every
-benchmark's output with :class:`~skeletonzoo.data.prepared.PreparedWriter`, which records
+benchmark's output with :class:`~skeletonzoo.data.prepared_writer.PreparedWriter`, which records
 its progress after every batch. A run that is interrupted continues where it stopped when
 started again with the same input and options; the output is only declared complete
 (``meta.json``) once every row is written. Before any work the sample counts are checked
@@ -43,17 +43,8 @@ from .ntu import read_ntu_skeleton
 from .nwucla import NWUCLA_CLASSES, NWUCLA_PREPROCESS, prepare_nwucla, read_nwucla_json_dir, read_nwucla_npz
 from .original import OriginalPart, open_original
 from .pkummd import PKU_BENCHMARKS, PKU_NUM_CLASSES, find_pku_files, read_pku_labels, read_pku_skeleton, read_pku_split
-from .prepared import (
-    JOURNAL,
-    PreparedMeta,
-    PreparedWriter,
-    continue_as,
-    read_prepared_meta,
-    refuse_unknown_files,
-    unfinished_run,
-    verify_prepared,
-    write_prepared,
-)
+from .prepared import PreparedMeta, read_prepared_meta, refuse_unknown_files, verify_prepared, write_prepared
+from .prepared_writer import JOURNAL, PreparedWriter, continue_as, unfinished_run
 from .preprocess import Preprocess
 from .splits import (
     NTU_BENCHMARKS,
