@@ -70,6 +70,14 @@ def test_errors_name_the_field(tmp_path):
         load_recipe("msmclr-nwucla-xview", ["optimizer.lrr=0.1"])
     with pytest.raises(RecipeError, match="unknown field; did you mean 'hidden_channels' or 'in_channels'"):
         load_recipe("msmclr-nwucla-xview", ["model.encoder.hiden_channels=3"])
+    # settings that would fail only in the middle of a run are refused before it starts
+    with pytest.raises(RecipeError, match=r"model.queue_size 32 is smaller than the 64 keys every step enqueues"):
+        load_recipe("msmclr-nwucla-xview", ["model.queue_size=32"])
+    with pytest.raises(RecipeError, match=r"model.topk 600 is more than the 512 queue entries"):
+        load_recipe("aimclr-nwucla-xview", ["model.topk=600"])
+    load_recipe("skeletonclr-nwucla-xview", ["model.topk=600"])  # no mining phase: topk unused
+    with pytest.raises(RecipeError, match=r"crosview-sgclr trains on stream joint .*not 'bone'"):
+        load_recipe("crosview-sgclr-ntu60-xsub", ["stream=bone"])
     # a consequence of an override names every --set given
     with pytest.raises(RecipeError, match=r"with --set epochs=1: .*lr_steps \[84\]: 84 outside 1..epochs-1 "
                                           r"\(epochs=1\); .*--set 'optimizer.lr_steps=\[\]' \(no lr drop\)"):

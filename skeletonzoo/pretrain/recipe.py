@@ -150,7 +150,26 @@ class Recipe(LaterFieldsModel):
     def _check(self) -> Recipe:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; methods: {sorted(METHODS)}")
-        METHODS[self.method].check_layout(self.model.encoder.layout)
+        method = METHODS[self.method]
+        method.check_layout(self.model.encoder.layout)
+        if method.streams is not None and self.stream not in method.streams:
+            raise ValueError(
+                f"{self.method} trains on stream {' or '.join(method.streams)} (its second branch takes the motion "
+                f"of that input), not {self.stream!r}; --set stream=joint, or a single-branch method for the "
+                f"{self.stream} stream"
+            )
+        m = self.model
+        if m.queue_size < self.batch_size:
+            raise ValueError(
+                f"model.queue_size {m.queue_size} is smaller than the {self.batch_size} keys every step enqueues "
+                f"(batch_size, over all processes); --set model.queue_size={self.batch_size} or more, or a smaller "
+                "batch_size"
+            )
+        if method.has_mining_phase and m.topk > m.queue_size:
+            raise ValueError(
+                f"model.topk {m.topk} is more than the {m.queue_size} queue entries the mining phase picks from; "
+                f"--set model.topk=... (the papers' 1) or a larger model.queue_size"
+            )
         outside = [s for s in self.optimizer.lr_steps if not 0 < s < self.epochs]
         if outside:
             kept = [s for s in self.optimizer.lr_steps if 0 < s < self.epochs]

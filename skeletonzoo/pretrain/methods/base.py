@@ -151,6 +151,8 @@ class ContrastiveMethod(nn.Module):
     has_mining_phase: ClassVar[bool] = True
     #: What DDP needs to know: every method gathers keys from all ranks before enqueueing.
     ddp_semantics: ClassVar[str] = "keys all-gathered across ranks before entering the queue"
+    #: The streams the method trains on (None: any); its second branch may derive its own.
+    streams: ClassVar[tuple[str, ...] | None] = None
     #: Joint groupings the method averages the encoder's joints by; they are defined on one
     #: layout, which the encoder must then have (empty: any layout).
     joint_groupings: ClassVar[tuple[JointGrouping, ...]] = ()

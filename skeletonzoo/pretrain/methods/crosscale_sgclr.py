@@ -186,6 +186,9 @@ class CrosViewSGCLR(CrosScaleSGCLR):
     name = "crosview-sgclr"
     second = "motion"
     joint_groupings = ()  # the second input is the motion stream: any layout
+    # the motion branch takes the motion of the input: of joints, as CrosSCLR's joint/motion pair (and
+    # as its export records it); another input stream would train a branch the checkpoint misnames
+    streams = ("joint",)
 
     def _second_encoder_config(self) -> EncoderConfig:
         return self.config.encoder  # the joint encoder's architecture, on the motion stream
