@@ -24,6 +24,12 @@ def _config(**fields: object) -> MethodConfig:
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
+def test_only_methods_with_a_mining_phase_are_ever_mining(name):
+    method = METHODS[name](_config(mining_epoch=0), torch.Generator().manual_seed(0))
+    assert method.is_mining(1) == method.has_mining_phase == (name not in ("skeletonclr", "sgclr"))
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
 def test_momentum_update_is_m_old_plus_1_minus_m_new_and_leaves_buffers(name):
     """Closed form: every key parameter becomes ``m * old + (1 - m) * query``, paired by name
     across each branch; the key side's BatchNorm running statistics do not move."""

@@ -240,8 +240,8 @@ class ContrastiveMethod(nn.Module):
         raise NotImplementedError
 
     def is_mining(self, epoch: int) -> bool:
-        """Whether 1-based ``epoch`` is in the mining / cross phase."""
-        return epoch > self.config.mining_epoch
+        """Whether 1-based ``epoch`` is in the mining / cross phase (never, for a method without one)."""
+        return self.has_mining_phase and epoch > self.config.mining_epoch
 
 
 class SingleBranchMethod(ContrastiveMethod):
