@@ -320,6 +320,9 @@ def test_export_trained_refuses_a_checkpoint_inside_an_epoch_and_out_under_a_fil
     resumed = Trainer(recipe, data, tmp_path / "run", resume=True, progress=False)
     with pytest.raises(ValueError, match=r"last.pt stopped inside an epoch; --resume to finish it first"):
         resumed.export_trained()
+    resumed.position.step_in_epoch = 0
+    resumed.is_main = False  # another torchrun process: rank 0 alone writes
+    assert resumed.export_trained().weights is None
     assert not (tmp_path / "run" / "r.safetensors").exists()
     (tmp_path / "a_file").write_text("")
     with pytest.raises(ValueError, match="a_file is a file; give the folder"):

@@ -135,7 +135,8 @@ def _main(argv: Sequence[str] | None) -> int:
         )  # fmt: skip
         if args.export_only:
             result = trainer.export_trained()
-            print(f"wrote {result.weights} ({result.epochs_run} of {recipe.epochs} epochs)")
+            if result.weights is not None:  # rank 0 (the others write nothing)
+                print(f"wrote {result.weights} ({result.epochs_run} of {recipe.epochs} epochs)")
             return 0
         if trainer.is_main:
             print(recipe.summary(), file=sys.stderr, flush=True)

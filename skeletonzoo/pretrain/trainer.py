@@ -816,6 +816,8 @@ class Trainer:
                              "(a new one holds untrained weights)")  # fmt: skip
         if self.position.step_in_epoch:
             raise ValueError(f"{self.checkpoint_path} stopped inside an epoch; --resume to finish it first")
+        if not self.is_main:  # rank 0 alone writes (under torchrun every rank holds the same weights)
+            return TrainResult(self.checkpoint_path, None, None, None, self.position.epoch, self.elapsed_before)
         with self.locked():
             return self.export(self.elapsed_before)
 
