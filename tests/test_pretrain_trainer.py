@@ -43,6 +43,18 @@ def test_lr_schedule_and_mining_phase(tmp_path):
     assert lrs == [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
 
 
+def test_samples_per_second_count_the_clips_of_a_partial_batch(tmp_path, data):
+    """Batch 16 without drop_last over 24 clips: steps of 16 and 8 clips, 24 per epoch."""
+    recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, batch_size=16, drop_last=False,
+                                     **{"optimizer.lr_steps": []}))  # fmt: skip
+    Trainer(recipe, data, tmp_path / "run", progress=False).run()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    (epoch,) = [r for r in records if r["event"] == "epoch"]
+    assert [r["step"] for r in records if r["event"] == "step"] == [1, 2]
+    # (the seconds are rounded to 10 ms; 32 clips would be a third more)
+    assert epoch["samples_per_s"] == pytest.approx(24 / epoch["seconds"], rel=0.1), epoch
+
+
 def test_run_logs_checkpoints_and_exports(tmp_path, data, capsys):
     recipe = load_recipe(tiny_recipe(tmp_path / "r.yaml", "crosscale-sgclr"))
     out = tmp_path / "run"

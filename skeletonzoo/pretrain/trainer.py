@@ -713,7 +713,7 @@ class Trainer:
         batches = self._batches(epoch)
         start = self.position.step_in_epoch
         sums: dict[str, float] = {}
-        counted = 0
+        counted = clips_run = 0
         # resumed mid-epoch: the epoch's means include the steps logged before the interruption
         # (json keeps every float exactly, so they equal an uninterrupted run's)
         earlier = self._logged_steps(epoch) if start else []
@@ -730,12 +730,14 @@ class Trainer:
                 seconds = time.perf_counter() - tic
                 self.position.step_in_epoch = i + 1
                 self.position.global_step += 1
-                rate = recipe.batch_size / seconds
+                clips = len(batches[i]) * self.world_size  # a last partial batch holds fewer (drop_last off)
+                rate = clips / seconds
                 self._log({"event": "step", "epoch": epoch, "step": i + 1, "global_step": self.position.global_step,
                            "lr": lr, "samples_per_s": round(rate, 2), **values})  # fmt: skip
                 for k, v in values.items():
                     sums[k] = sums.get(k, 0.0) + v
                 counted += 1
+                clips_run += clips
                 bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:g}", samples_per_s=f"{rate:.1f}")
                 bar.update(1)
                 if fault_step and self.position.global_step == fault_step:
@@ -754,7 +756,7 @@ class Trainer:
         seconds = time.perf_counter() - epoch_start
         means = {k: v / max(counted + len(earlier), 1) for k, v in sums.items()}
         # speed: the steps this process ran (after a resume mid-epoch, only those), over their wall time
-        epoch_rate = round(counted * recipe.batch_size / seconds, 2) if counted else None
+        epoch_rate = round(clips_run / seconds, 2) if counted else None
         record = {"event": "epoch", "epoch": epoch, "global_step": self.position.global_step, "lr": lr,
                   "seconds": round(seconds, 2), "samples_per_s": epoch_rate,
                   **({"resumed_at_step": start} if start else {}),
