@@ -237,6 +237,18 @@ def test_a_recipe_for_other_data_is_refused_unless_overridden(tmp_path, data):
     Trainer(overridden, data, tmp_path / "run", progress=False)  # accepted
 
 
+def test_a_layout_mismatch_names_the_remedy_the_method_allows(tmp_path):
+    """Data in another layout than the encoder's: retrain in the data's layout where the method
+    works on it, else give data in the method's layout (MsMCLR's groupings are on NTU's joints)."""
+    data = tiny_prepared(tmp_path / "data", layout="nwucla20")
+    for method, remedy in (("skeletonclr", "train on the data's layout (--set model.encoder.layout=nwucla20)"),
+                           ("msmclr", "msmclr's joint groupings are defined on 'ntu25' only: give data in 'ntu25'")):
+        recipe = load_recipe(tiny_recipe(tmp_path / f"{method}.yaml", method))
+        with pytest.raises(ValueError, match=r"positions are in layout 'nwucla20' but recipe") as error:
+            Trainer(recipe, data, tmp_path / "run", progress=False)
+        assert remedy in str(error.value), str(error.value)
+
+
 def test_strong_view_flips_the_encoders_layout(tmp_path):
     """AimCLR on 20-joint NW-UCLA skeletons: the flip swaps that layout's left/right joints."""
     data = tiny_prepared(tmp_path / "data", layout="nwucla20")

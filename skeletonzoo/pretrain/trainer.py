@@ -380,11 +380,16 @@ class Trainer:
             )
         layout = recipe.model.encoder.layout
         if get_layout(meta.layout).name != get_layout(layout).name:
+            give = (f"give data in {layout!r} (skeletonzoo.data.adapt_layout maps between layouts, write_prepared "
+                    "stores them)")  # fmt: skip
+            try:  # whether this method can train on the data's layout at all (its joint groupings)
+                METHODS[recipe.method].check_layout(meta.layout)
+                remedy = f"train on the data's layout (--set model.encoder.layout={meta.layout}) or {give}"
+            except ValueError:
+                remedy = f"{recipe.method}'s joint groupings are defined on {layout!r} only: {give}"
             raise ValueError(
                 f"{self.data.root}: positions are in layout {meta.layout!r} but recipe "
-                f"{recipe.name!r} trains a {layout!r} encoder; train on the data's layout "
-                f"(--set model.encoder.layout={meta.layout}) or give data in {layout!r} "
-                f"(skeletonzoo.data.adapt_layout maps between layouts, write_prepared stores them)"
+                f"{recipe.name!r} trains a {layout!r} encoder; {remedy}"
             )
         shape = self.data.positions.shape
         if shape[1] != recipe.model.encoder.in_channels:
