@@ -237,6 +237,21 @@ def test_a_recipe_for_other_data_is_refused_unless_overridden(tmp_path, data):
     Trainer(overridden, data, tmp_path / "run", progress=False)  # accepted
 
 
+def test_show_with_resume_prints_the_runs_own_recipe(tmp_path, data, capsys):
+    """--show --resume shows what --resume would train: the run's recipe (its --set flags), not the file's."""
+    from skeletonzoo.cli.pretrain import main
+
+    recipe_file = tiny_recipe(tmp_path / "r.yaml", "skeletonclr", epochs=1, **{"optimizer.lr_steps": []})
+    out = tmp_path / "run"
+    assert main([str(recipe_file), "--data", str(data), "--out", str(out), "--set", "model.queue_size=12"]) == 0
+    capsys.readouterr()
+    assert main([str(recipe_file), "--out", str(out), "--resume", "--show", "--set", "epochs=2"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["model"]["queue_size"], shown["epochs"]) == (12, 2)
+    assert main([str(recipe_file), "--show"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["queue_size"] == 16  # the file's, without --resume
+
+
 def test_a_layout_mismatch_names_the_remedy_the_method_allows(tmp_path):
     """Data in another layout than the encoder's: retrain in the data's layout where the method
     works on it, else give data in the method's layout (MsMCLR's groupings are on NTU's joints)."""

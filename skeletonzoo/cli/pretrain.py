@@ -103,14 +103,6 @@ def _main(argv: Sequence[str] | None) -> int:
         continuing = args.resume or args.export_only
         # the recipe's name (a --set name=... included): the run's default folder, and what a run there must be
         named = recipe_name(args.recipe, args.overrides)
-        if args.show:
-            print(load_recipe(args.recipe, args.overrides).model_dump_json(indent=2))
-            return 0
-        if not args.data:
-            if args.export_only:  # the export records the data's preprocessing and checks its fingerprint
-                parser.error("--export-only needs --data PREPARED_DIR too: the run's data, whose preprocessing the "
-                             "export records and whose fingerprint must match the checkpoint's")  # fmt: skip
-            parser.error("--data PREPARED_DIR is required to train")
         out = Path(args.out or f"runs/{named}")
         saved = saved_run_recipe(out) if continuing else None
         if saved is not None:
@@ -118,6 +110,14 @@ def _main(argv: Sequence[str] | None) -> int:
             recipe = _recipe_with_overrides(out, saved, named, args.overrides)
         else:
             recipe = load_recipe(args.recipe, args.overrides)
+        if args.show:  # what this command would run: with --resume, the run's own recipe
+            print(recipe.model_dump_json(indent=2))
+            return 0
+        if not args.data:
+            if args.export_only:  # the export records the data's preprocessing and checks its fingerprint
+                parser.error("--export-only needs --data PREPARED_DIR too: the run's data, whose preprocessing the "
+                             "export records and whose fingerprint must match the checkpoint's")  # fmt: skip
+            parser.error("--data PREPARED_DIR is required to train")
         if args.threads is not None and args.threads < 1:
             parser.error(f"--threads must be at least 1, not {args.threads}")
         if args.threads is not None:
