@@ -297,7 +297,8 @@ def plan_pkummd(
             "pass --allow-incomplete (allow_incomplete=True) to prepare the videos that are there"
         )
     listed = len(videos)
-    videos = [v for v in videos if v not in set(absent)]
+    left_out = set(absent)
+    videos = [v for v in videos if v not in left_out]
     split_of = {b: {v: s for s, vs in p.items() for v in vs} for b, p in parts.items()}
     jobs, names, labels, sizes = [], [], [], []
     splits: dict[str, list[str | None]] = {b: [] for b in benchmarks}
@@ -556,24 +557,19 @@ def run_plan(
         flush(done)
     finally:
         bar.close()
-    if empty:
-        warnings.warn(
-            f"{len(empty)} clip(s) hold no skeleton in any frame and were written as all-zero samples (the "
-            f"original pipeline keeps such clips unless its missing-skeleton list names them): "
-            f"{', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}; check the raw files, or leave these "
-            "samples out when training and evaluating",
-            EmptySampleWarning,
-            stacklevel=2,
-        )
-    if no_frames:
-        warnings.warn(
-            f"{len(no_frames)} clip(s) hold a skeleton but no frame where the first person's joint 0 is tracked, so "
-            f"the pipeline's length rule gives them no frames and they were written as all-zero samples: "
-            f"{', '.join(no_frames[:10])}{', ...' if len(no_frames) > 10 else ''}; check the raw files, or leave "
-            "these samples out when training and evaluating",
-            EmptySampleWarning,
-            stacklevel=2,
-        )
+    for written, why in (
+        (empty, "hold no skeleton in any frame and were written as all-zero samples (the original pipeline keeps "
+                "such clips unless its missing-skeleton list names them)"),
+        (no_frames, "hold a skeleton but no frame where the first person's joint 0 is tracked, so the pipeline's "
+                    "length rule gives them no frames and they were written as all-zero samples"),
+    ):  # fmt: skip
+        if written:
+            warnings.warn(
+                f"{len(written)} clip(s) {why}: {', '.join(written[:10])}{', ...' if len(written) > 10 else ''}; check "
+                "the raw files, or leave these samples out when training and evaluating",
+                EmptySampleWarning,
+                stacklevel=2,
+            )
     metas = {}
     for b, writer in writers.items():
         source = {**plan.source, "count_check": (verdicts or {}).get(b, "not checked"),
@@ -702,8 +698,8 @@ def _original_dataset(
             raise ValueError(f"{dataset!r} is not a zoo dataset: give its number of classes (--num-classes)")
         return num_classes, class_names
     # a zoo dataset: its benchmarks (as `prepare` writes them) and classes are known
-    pku = PKU_BENCHMARKS if dataset.startswith("pkummd") else tuple(known.splits)
-    benchmarks = NTU_BENCHMARKS.get(dataset) or pku
+    others = PKU_BENCHMARKS if dataset.startswith("pkummd") else tuple(known.splits)
+    benchmarks = NTU_BENCHMARKS.get(dataset) or others
     if benchmark not in benchmarks:
         raise ValueError(f"--as {dataset} has benchmarks {', '.join(benchmarks)}, not {benchmark!r}")
     if num_classes is not None and num_classes != known.num_classes:
