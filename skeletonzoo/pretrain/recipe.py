@@ -152,12 +152,7 @@ class Recipe(LaterFieldsModel):
             raise ValueError(f"unknown method {self.method!r}; methods: {sorted(METHODS)}")
         method = METHODS[self.method]
         method.check_layout(self.model.encoder.layout)
-        if method.streams is not None and self.stream not in method.streams:
-            raise ValueError(
-                f"{self.method} trains on stream {' or '.join(method.streams)} (its second branch takes the motion "
-                f"of that input), not {self.stream!r}; --set stream=joint, or a single-branch method for the "
-                f"{self.stream} stream"
-            )
+        method.check_stream(self.stream)
         m = self.model
         if m.queue_size < self.batch_size:
             raise ValueError(

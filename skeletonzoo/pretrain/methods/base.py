@@ -165,6 +165,15 @@ class ContrastiveMethod(nn.Module):
         self.config = config
 
     @classmethod
+    def check_stream(cls, stream: str) -> None:
+        """Raise ``ValueError`` unless the method trains on ``stream`` (:attr:`streams`)."""
+        if cls.streams is not None and stream not in cls.streams:
+            raise ValueError(
+                f"{cls.name} trains on stream {' or '.join(cls.streams)} (its second branch takes the motion of "
+                f"that input), not {stream!r}; --set stream=joint, or a single-branch method for the {stream} stream"
+            )
+
+    @classmethod
     def check_layout(cls, layout: str) -> None:
         """Raise ``ValueError`` unless the method's joint groupings are defined on ``layout``."""
         name = get_layout(layout).name
